@@ -1,0 +1,232 @@
+/**
+ * @module kernel/netlink-codec
+ * Converts between the `netlink` package's rtnetlink messages and our kernel types. Pure
+ * functions: no sockets here, so they can be unit-tested without privileges.
+ */
+import { AttrStream, ifla, rt } from 'netlink';
+import { Cidr, IPAddress, type Family } from '../ip/index.ts';
+import { bytesToMac } from './mac.ts';
+import type { Addr, EventGroup, FdbEntry, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec } from './kernel.ts';
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+
+export const RTNH_F_ONLINK = 4;
+const RTM_F_CLONED = 0x200;
+export const RT_TABLE_COMPAT = 252;
+
+export function afOf(family: Family): number {
+  return family === 4 ? AF_INET : AF_INET6;
+}
+
+function familyOfAf(af: number | undefined): Family | undefined {
+  return af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;
+}
+
+export function ipFromBytes(bytes: Uint8Array | undefined): IPAddress | undefined {
+  return bytes && (bytes.length === 4 || bytes.length === 16) ? IPAddress.fromBytes(bytes) : undefined;
+}
+
+/** The package parses enums into their names when known; we want the number. */
+function enumNumber(mapping: Record<string, string | number>, value: string | number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value === 'number') return value;
+  const n = mapping[value];
+  return typeof n === 'number' ? n : 0;
+}
+
+// ---- links ----------------------------------------------------------------------------------
+
+/** IFLA_LINKINFO for a VXLAN device: {IFLA_INFO_KIND "vxlan", IFLA_INFO_DATA {IFLA_VXLAN_*}}. */
+export function encodeVxlanLinkinfo(spec: VxlanSpec): Buffer {
+  const data: ifla.Vxlan = {
+    id: spec.vni,
+    learning: spec.learning ? 1 : 0,
+  };
+  if (spec.local) {
+    if (spec.local.family === 4) data.local = spec.local.toBytes();
+    else data.local6 = spec.local.toBytes();
+  }
+  if (spec.linkIndex !== undefined) data.link = spec.linkIndex;
+  if (spec.port) {
+    const port = Buffer.alloc(2);
+    port.writeUInt16BE(spec.port);
+    data.port = port;
+  }
+  if (spec.gbp) data.gbp = true;
+  const vxlan = new AttrStream();
+  vxlan.emit(ifla.formatVxlan(data));
+  const info = new AttrStream();
+  info.emit(ifla.formatInfo({ kind: 'vxlan', data: Buffer.concat(vxlan.bufs) }));
+  return Buffer.concat(info.bufs);
+}
+
+function decodeVxlan(data: Buffer): VxlanInfo {
+  const v = ifla.parseVxlan(data);
+  const local = ipFromBytes(v.local) ?? ipFromBytes(v.local6);
+  return {
+    vni: v.id ?? 0,
+    ...(local ? { local } : {}),
+    port: v.port && v.port.length === 2 ? v.port.readUInt16BE(0) : 0,
+    learning: (v.learning ?? 0) !== 0,
+    gbp: v.gbp === true,
+    ...(v.link ? { link: v.link } : {}),
+  };
+}
+
+export function decodeLink(msg: rt.LinkMessage): Link | undefined {
+  const { data, attrs } = msg;
+  if (data.index === undefined || attrs.ifname === undefined) return undefined;
+  const link: Link = {
+    index: data.index,
+    name: attrs.ifname,
+    mtu: attrs.mtu ?? 0,
+    mac: bytesToMac(attrs.address),
+    up: data.flags?.up === true,
+  };
+  if (attrs.master) link.masterIndex = attrs.master;
+  if (attrs.linkinfo) {
+    const info = ifla.parseInfo(attrs.linkinfo);
+    if (info.kind) link.kind = info.kind;
+    if (info.kind === 'vxlan' && info.data) link.vxlan = decodeVxlan(info.data);
+  }
+  return link;
+}
+
+// ---- addresses ------------------------------------------------------------------------------
+
+export function decodeAddr(msg: rt.AddressMessage): Addr | undefined {
+  const { data, attrs } = msg;
+  // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
+  const ip = ipFromBytes(attrs.local) ?? ipFromBytes(attrs.address);
+  if (!ip || data.index === undefined) return undefined;
+  return { linkIndex: data.index, ip, prefix: data.prefixlen ?? ip.bits, scope: data.scope ?? 0 };
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+const ROUTE_TYPES: Record<number, RouteType> = {
+  1: 'unicast',
+  2: 'local',
+  3: 'broadcast',
+  4: 'anycast',
+  5: 'multicast',
+  6: 'blackhole',
+  7: 'unreachable',
+  8: 'prohibit',
+  9: 'throw',
+};
+
+export function routeFlagBits(flags: rt.RouteFlags | undefined): number {
+  return flags ? rt.formatRouteFlags(flags) : 0;
+}
+
+/** Returns undefined for non-IP families and for cached clones (IPv6 exceptions). */
+export function decodeRoute(msg: rt.RouteMessage): Route | undefined {
+  const { data, attrs } = msg;
+  const family = familyOfAf(data.family);
+  if (!family) return undefined;
+  const flags = routeFlagBits(data.flags);
+  if (flags & RTM_F_CLONED) return undefined;
+  const dstIp = ipFromBytes(attrs.dst) ?? IPAddress.fromBigInt(family, 0n);
+  const route: Route = {
+    dst: Cidr.of(dstIp, data.dstLen ?? 0),
+    onlink: (flags & RTNH_F_ONLINK) !== 0,
+    table: attrs.table ?? data.table ?? 0,
+    type: ROUTE_TYPES[enumNumber(rt.RouteType, data.type)] ?? 'other',
+    protocol: enumNumber(rt.RouteProtocol, data.protocol),
+    scope: enumNumber(rt.RouteScope, data.scope),
+  };
+  const gateway = ipFromBytes(attrs.gateway);
+  if (gateway) route.gateway = gateway;
+  if (attrs.oif) route.linkIndex = attrs.oif;
+  const src = ipFromBytes(attrs.prefsrc);
+  if (src) route.src = src;
+  if (attrs.priority !== undefined) route.metric = attrs.priority;
+  return route;
+}
+
+// ---- neighbours and FDB ---------------------------------------------------------------------
+
+const STATE_ORDER: Array<Exclude<NeighborState, 'none'>> = ['permanent', 'noarp', 'reachable', 'stale', 'delay', 'probe', 'failed', 'incomplete'];
+
+function decodeState(state: rt.NeighborState | undefined): NeighborState {
+  return STATE_ORDER.find((s) => state?.[s] === true) ?? 'none';
+}
+
+export function decodeNeighbor(msg: rt.NeighborMessage): Neighbor | undefined {
+  const { data, attrs } = msg;
+  if (!familyOfAf(data.family) || data.ifindex === undefined) return undefined;
+  const ip = ipFromBytes(attrs.dst);
+  if (!ip) return undefined;
+  const n: Neighbor = { linkIndex: data.ifindex, ip, state: decodeState(data.state) };
+  if (attrs.lladdr) n.mac = bytesToMac(attrs.lladdr);
+  return n;
+}
+
+export function decodeFdb(msg: rt.NeighborMessage): FdbEntry | undefined {
+  const { data, attrs } = msg;
+  if (data.family !== AF_BRIDGE || data.ifindex === undefined || !attrs.lladdr) return undefined;
+  const e: FdbEntry = {
+    linkIndex: data.ifindex,
+    mac: bytesToMac(attrs.lladdr),
+    self: data.flags?.self === true,
+    permanent: data.state?.permanent === true,
+  };
+  const dst = ipFromBytes(attrs.dst);
+  if (dst) e.dst = dst;
+  if (attrs.vni && attrs.vni.length === 4) e.vni = attrs.vni.readUInt32LE(0);
+  return e;
+}
+
+// ---- notifications --------------------------------------------------------------------------
+
+/** rtnetlink multicast groups (RTNLGRP_*) behind each of our event groups. */
+export function multicastGroups(groups: readonly EventGroup[]): number[] {
+  const g = rt.MulticastGroups;
+  const out = new Set<number>();
+  for (const group of groups) {
+    if (group === 'link') out.add(g.LINK);
+    if (group === 'addr') [g.IPV4_IFADDR, g.IPV6_IFADDR].forEach((x) => out.add(x));
+    if (group === 'route') [g.IPV4_ROUTE, g.IPV6_ROUTE].forEach((x) => out.add(x));
+    if (group === 'neigh' || group === 'fdb') out.add(g.NEIGH);
+  }
+  return [...out];
+}
+
+/** Decodes one notification; undefined for message types or families not asked for. */
+export function decodeEvent(type: number, payload: Buffer, groups: ReadonlySet<EventGroup>): KernelEvent | undefined {
+  const T = rt.MessageType;
+  const action = type === T.NEWLINK || type === T.NEWADDR || type === T.NEWROUTE || type === T.NEWNEIGH ? 'new' : 'del';
+  switch (type) {
+    case T.NEWLINK:
+    case T.DELLINK: {
+      const link = groups.has('link') ? decodeLink(rt.parseLinkMessage(payload)) : undefined;
+      return link && { type: 'link', action, link };
+    }
+    case T.NEWADDR:
+    case T.DELADDR: {
+      const addr = groups.has('addr') ? decodeAddr(rt.parseAddressMessage(payload)) : undefined;
+      return addr && { type: 'addr', action, addr };
+    }
+    case T.NEWROUTE:
+    case T.DELROUTE: {
+      const route = groups.has('route') ? decodeRoute(rt.parseRouteMessage(payload)) : undefined;
+      return route && { type: 'route', action, route };
+    }
+    case T.NEWNEIGH:
+    case T.DELNEIGH: {
+      const msg = rt.parseNeighborMessage(payload);
+      if (msg.data.family === AF_BRIDGE) {
+        const fdb = groups.has('fdb') ? decodeFdb(msg) : undefined;
+        return fdb && { type: 'fdb', action, fdb };
+      }
+      const neighbor = groups.has('neigh') ? decodeNeighbor(msg) : undefined;
+      return neighbor && { type: 'neigh', action, neighbor };
+    }
+    default:
+      return undefined;
+  }
+}
