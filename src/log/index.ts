@@ -3,6 +3,7 @@
  * The logger is injected, never imported as a global: components receive a Logger and derive
  * `forComponent('backend:vxlan')` children. pino writes JSON lines (or plain text when asked).
  */
+import { writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 export type LogFields = Record<string, unknown>;
@@ -24,6 +25,8 @@ export interface LoggerOptions {
   fd?: number;
   /** Prefix every line with this name (tells processes apart in tests and the lab). */
   name?: string;
+  /** json (default): one JSON object per line; text: "time LEVEL [component] msg key=value". */
+  format?: 'json' | 'text';
 }
 
 /** Maps upstream's klog verbosity (-v N) onto our levels. */
@@ -48,7 +51,29 @@ function wrap(p: PinoLogger): Logger {
   };
 }
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+function createTextLogger(options: LoggerOptions, component?: string): Logger {
+  const min = options.level === 'silent' ? LEVELS.length : LEVELS.indexOf(options.level ?? 'info');
+  const fd = options.fd ?? 2;
+  const at = (level: (typeof LEVELS)[number]) => (msg: string, fields?: LogFields) => {
+    if (LEVELS.indexOf(level) < min) return;
+    const kv = fields ? Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('') : '';
+    const who = [options.name, component].filter(Boolean).join(' ');
+    writeSync(fd, `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${who ? `[${who}] ` : ''}${msg}${kv}\n`);
+  };
+  return {
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    trace: at('trace'),
+    forComponent: (name) => createTextLogger(options, name),
+  };
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
+  if (options.format === 'text') return createTextLogger(options);
   const dest = pino.destination({ fd: options.fd ?? 2, sync: true });
   const base = options.name ? { node: options.name } : {};
   return wrap(pino({ level: options.level ?? 'info', base, timestamp: pino.stdTimeFunctions.isoTime }, dest));

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything flannel-ts needs on a fresh Debian machine (as root) and builds it.
+# Safe to run again: apt and npm skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for pair in etcd:etcd-server etcdctl:etcd-client ip:iproute2 bridge:iproute2 iptables:iptables nft:nftables \
+            conntrack:conntrack iperf3:iperf3 ethtool:ethtool tcpdump:tcpdump \
+            /usr/lib/cni/bridge:containernetworking-plugins; do
+  bin=${pair%%:*}; pkg=${pair#*:}
+  if [[ $bin == /* ]]; then [[ -e $bin ]] || need_pkgs+=("$pkg"); else command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg"); fi
+done
+if ((${#need_pkgs[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages ${need_pkgs[*]}; run as root (or: sudo apt-get install ${need_pkgs[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need_pkgs[@]}" | sort -u) >/dev/null
+fi
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building"
+npm run --silent build

@@ -1,0 +1,59 @@
+/**
+ * @module backend/backend
+ * A backend turns leases into a data plane. The daemon creates one by type, registers the
+ * network (which acquires the lease) and runs it until shutdown.
+ */
+import type { NetworkConfig } from '../config/index.ts';
+import type { IPAddress } from '../ip/index.ts';
+import type { Lease, LeaseAttrs } from '../lease/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { NodeHints, SubnetManager } from '../subnet/index.ts';
+import type { Kernel } from '../kernel/index.ts';
+
+/** The host interface flannel sends inter-node traffic over, as chosen at start. */
+export interface ExternalInterface {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  /** The interface's own addresses (used as VXLAN local address, route source). */
+  readonly ifaceAddr?: IPAddress;
+  readonly ifaceV6Addr?: IPAddress;
+  /** What peers use to reach us (differs from ifaceAddr behind NAT or with --public-ip). */
+  readonly publicIP?: IPAddress;
+  readonly publicIPv6?: IPAddress;
+}
+
+export interface BackendDeps {
+  readonly subnets: SubnetManager;
+  readonly kernel: Kernel;
+  readonly extIface: ExternalInterface;
+  readonly log: Logger;
+  /** Daemon-wide knobs a backend may honour. */
+  readonly options: { readonly disableTxChecksumOffload: boolean; readonly reconcileIntervalMs: number };
+}
+
+export interface Network {
+  readonly lease: Lease;
+  /** MTU for pod interfaces (written to subnet.env as FLANNEL_MTU). */
+  readonly mtu: number;
+  /** Programs peers until the signal aborts; rejects on a fatal error. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export interface Backend {
+  registerNetwork(config: NetworkConfig, hints: NodeHints, signal: AbortSignal): Promise<Network>;
+}
+
+export interface BackendFactory {
+  readonly type: string;
+  create(deps: BackendDeps): Backend;
+}
+
+/** The lease attributes every backend starts from: the public addresses of this node. */
+export function baseLeaseAttrs(ext: ExternalInterface, config: NetworkConfig, backendType: string): LeaseAttrs {
+  return {
+    ...(config.enableIPv4 && ext.publicIP ? { publicIP: ext.publicIP } : {}),
+    ...(config.enableIPv6 && ext.publicIPv6 ? { publicIPv6: ext.publicIPv6 } : {}),
+    backendType,
+  };
+}

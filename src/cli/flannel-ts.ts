@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * flannel-ts: the operator CLI. Subcommands are small modules registered in COMMANDS.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseNetworkConfig } from '../config/index.ts';
+import { reportError } from './report-error.ts';
+import { VERSION } from './version.ts';
+
+interface Command {
+  readonly usage: string;
+  readonly summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+const configCheck: Command = {
+  usage: 'config check <net-conf.json>',
+  summary: 'validate a network configuration the way flanneld reads it, and print the effective values',
+  async run(args) {
+    const path = args[0];
+    if (!path || args.length > 1) {
+      console.error('usage: flannel-ts config check <net-conf.json>');
+      return 2;
+    }
+    const config = parseNetworkConfig(await readFile(path, 'utf8'), { source: path });
+    for (const w of config.warnings) console.log(`warning: ${w}`);
+    for (const [name, pool] of [['IPv4', config.v4], ['IPv6', config.v6]] as const) {
+      if (!pool) continue;
+      const count = ((pool.subnetMax.ip.value - pool.subnetMin.ip.value) >> BigInt(pool.network.ip.bits - pool.subnetLen)) + 1n;
+      console.log(`${name}: network ${pool.network}, /${pool.subnetLen} per node, subnets ${pool.subnetMin} .. ${pool.subnetMax} (${count} nodes)`);
+    }
+    console.log(`backend: ${config.backend.type}; traffic rules: ${config.enableNFTables ? 'nftables' : 'iptables'}`);
+    console.log(`${path}: OK`);
+    return 0;
+  },
+};
+
+const COMMANDS: Record<string, Command> = { 'config check': configCheck };
+
+function help(): string {
+  const rows = Object.values(COMMANDS).map((c) => `  flannel-ts ${c.usage}\n      ${c.summary}`);
+  return ['Usage: flannel-ts <command> [args]', '', ...rows, '  flannel-ts version', ''].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(help());
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === 'version' || argv[0] === '--version') {
+    console.log(VERSION);
+    return 0;
+  }
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    const words = name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) {
+      try {
+        return await cmd.run(argv.slice(words.length));
+      } catch (err) {
+        reportError('flannel-ts', err);
+        return 1;
+      }
+    }
+  }
+  console.error(`flannel-ts: unknown command "${argv.join(' ')}"\n`);
+  process.stderr.write(help());
+  return 2;
+}
+
+process.exit(await main(process.argv.slice(2)));

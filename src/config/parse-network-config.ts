@@ -1,0 +1,210 @@
+/**
+ * @module config/parse-network-config
+ * Parses and validates net-conf.json. Every rejection is one ConfigError naming the key, the
+ * value and the rule. Key names match case-insensitively, as Go's encoding/json does upstream.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.ts';
+import { Cidr, IPAddress, familyBits, type Family } from '../ip/index.ts';
+import { DEFAULT_BACKEND_TYPE, KNOWN_BACKEND_TYPES, type NetworkConfig, type SubnetPool } from './network-config.ts';
+
+const CANONICAL_KEYS = [
+  'Network',
+  'IPv6Network',
+  'EnableIPv4',
+  'EnableIPv6',
+  'EnableNFTables',
+  'SubnetLen',
+  'SubnetMin',
+  'SubnetMax',
+  'IPv6SubnetLen',
+  'IPv6SubnetMin',
+  'IPv6SubnetMax',
+  'Backend',
+] as const;
+type Key = (typeof CANONICAL_KEYS)[number];
+
+const optionalString = z.string().optional();
+const optionalBool = z.boolean().optional();
+const optionalInt = z.number().int().optional();
+
+const RawSchema = z.object({
+  Network: optionalString,
+  IPv6Network: optionalString,
+  EnableIPv4: optionalBool,
+  EnableIPv6: optionalBool,
+  EnableNFTables: optionalBool,
+  SubnetLen: optionalInt,
+  SubnetMin: optionalString,
+  SubnetMax: optionalString,
+  IPv6SubnetLen: optionalInt,
+  IPv6SubnetMin: optionalString,
+  IPv6SubnetMax: optionalString,
+  Backend: z.record(z.string(), z.unknown()).optional(),
+});
+type Raw = z.infer<typeof RawSchema>;
+
+export interface ParseOptions {
+  /** Where the text came from, for messages: a file path or an etcd key. */
+  source?: string;
+}
+
+const FIX = 'fix the network configuration (net-conf.json or the etcd key <prefix>/config) and restart flanneld';
+
+function fail(source: string, message: string, hint = FIX): never {
+  throw new ConfigError('E_NETCONF_INVALID', `${source}: ${message}`, { hint });
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' && !Number.isInteger(v)) return `the fraction ${v}`;
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const expected: Record<string, string> = {
+  string: 'a string such as "10.244.0.0/16"',
+  boolean: 'true or false',
+  number: 'a whole number',
+  int: 'a whole number',
+  record: 'an object such as {"Type": "vxlan"}',
+  object: 'an object',
+};
+
+function normaliseKeys(obj: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const canon = CANONICAL_KEYS.find((c) => c.toLowerCase() === k.toLowerCase());
+    if (!canon) {
+      warnings.push(`unknown key "${k}" is ignored (known keys: ${CANONICAL_KEYS.join(', ')})`);
+      continue;
+    }
+    if (canon !== k) warnings.push(`key "${k}" is read as "${canon}"`);
+    if (canon in out) fail('', `key "${canon}" is given twice (as "${k}" too)`);
+    out[canon] = v;
+  }
+  return out;
+}
+
+export function parseNetworkConfig(text: string, options: ParseOptions = {}): NetworkConfig {
+  const source = options.source ?? 'network config';
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    fail(source, `is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    fail(source, `must be a JSON object such as {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}, not ${describeType(json)}`);
+  }
+  const warnings: string[] = [];
+  const normalised = normaliseKeys(json as Record<string, unknown>, warnings);
+  const parsed = RawSchema.safeParse(normalised);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? '?') as Key;
+    const want = issue?.code === 'invalid_type' ? (expected[issue.expected] ?? issue.expected) : 'a whole number';
+    fail(source, `${key} must be ${want}, got ${describeType(normalised[key])}`);
+  }
+  return validate(parsed.data, source, warnings);
+}
+
+function validate(raw: Raw, source: string, warnings: string[]): NetworkConfig {
+  const enableIPv4 = raw.EnableIPv4 ?? true;
+  const enableIPv6 = raw.EnableIPv6 ?? false;
+  if (!enableIPv4 && !enableIPv6) fail(source, 'EnableIPv4 and EnableIPv6 are both false: at least one IP family must be enabled');
+
+  let v4: SubnetPool | undefined;
+  if (enableIPv4) {
+    if (raw.Network === undefined) fail(source, 'Network is missing: define the cluster network, e.g. "Network": "10.244.0.0/16" (or set "EnableIPv4": false for IPv6 only)');
+    v4 = buildPool(4, source, {
+      network: ['Network', raw.Network],
+      len: ['SubnetLen', raw.SubnetLen],
+      min: ['SubnetMin', raw.SubnetMin],
+      max: ['SubnetMax', raw.SubnetMax],
+    });
+  }
+  let v6: SubnetPool | undefined;
+  if (enableIPv6) {
+    if (raw.IPv6Network === undefined) fail(source, 'EnableIPv6 is true but IPv6Network is missing: define it, e.g. "IPv6Network": "fd00:10:244::/56"');
+    v6 = buildPool(6, source, {
+      network: ['IPv6Network', raw.IPv6Network],
+      len: ['IPv6SubnetLen', raw.IPv6SubnetLen],
+      min: ['IPv6SubnetMin', raw.IPv6SubnetMin],
+      max: ['IPv6SubnetMax', raw.IPv6SubnetMax],
+    });
+  }
+  if (v4 === undefined && raw.Network !== undefined) warnings.push('Network is ignored because EnableIPv4 is false');
+  if (v6 === undefined && raw.IPv6Network !== undefined) warnings.push('IPv6Network is ignored because EnableIPv6 is false');
+
+  const backendRaw = raw.Backend ?? {};
+  const typeValue = Object.entries(backendRaw).find(([k]) => k.toLowerCase() === 'type')?.[1];
+  if (typeValue !== undefined && typeof typeValue !== 'string') {
+    fail(source, `Backend.Type must be a string such as "vxlan", got ${describeType(typeValue)}`);
+  }
+  const type = (typeValue ?? DEFAULT_BACKEND_TYPE).toLowerCase();
+  if (!(KNOWN_BACKEND_TYPES as readonly string[]).includes(type)) {
+    fail(source, `Backend.Type "${typeValue}" is not a known backend type (known: ${KNOWN_BACKEND_TYPES.join(', ')})`);
+  }
+  return {
+    enableIPv4,
+    enableIPv6,
+    enableNFTables: raw.EnableNFTables ?? false,
+    ...(v4 ? { v4 } : {}),
+    ...(v6 ? { v6 } : {}),
+    backend: { type, raw: backendRaw },
+    warnings,
+  };
+}
+
+type Field<T> = [key: string, value: T | undefined];
+
+function buildPool(
+  family: Family,
+  source: string,
+  f: { network: Field<string>; len: Field<number>; min: Field<string>; max: Field<string> },
+): SubnetPool {
+  const [netKey, netText] = f.network;
+  const ipv = `IPv${family}`;
+  let network: Cidr;
+  try {
+    network = Cidr.parse(netText ?? '', { strict: true });
+  } catch (err) {
+    fail(source, `${netKey} "${netText}" is not a valid ${ipv} CIDR: ${(err as Error).message}`);
+  }
+  if (network.family !== family) fail(source, `${netKey} "${netText}" must be an ${ipv} network`);
+
+  const bits = familyBits(family);
+  const maxLen = bits - 2; // room for the gateway and the tunnel address
+  const defaultCut = family === 4 ? 22 : 62;
+  const defaultLen = family === 4 ? 24 : 64;
+  const [lenKey, lenValue] = f.len;
+  let subnetLen: number;
+  if (lenValue !== undefined && lenValue !== 0) {
+    if (lenValue > maxLen || lenValue < 1) fail(source, `${lenKey} ${lenValue} is out of range: it must be at most ${maxLen} (a node needs room for a gateway and the tunnel address)`);
+    if (lenValue < network.prefix + 2) {
+      fail(source, `${lenKey} ${lenValue} is too short for ${netKey} ${network.toString()}: it must be at least ${network.prefix + 2} so the network holds at least four subnets`);
+    }
+    subnetLen = lenValue;
+  } else {
+    if (network.prefix > maxLen - 2) fail(source, `${netKey} ${network.toString()} is too small: the smallest useful network is a /${maxLen - 2}`);
+    subnetLen = network.prefix <= defaultCut ? defaultLen : network.prefix + 2;
+  }
+
+  const count = 1n << BigInt(subnetLen - network.prefix);
+  const bound = ([key, text]: Field<string>, fallback: bigint): Cidr => {
+    if (text === undefined || text === '') return network.subnetAt(subnetLen, fallback);
+    const ip = IPAddress.tryParse(text.includes('/') ? text.slice(0, text.indexOf('/')) : text);
+    if (!ip || ip.family !== family) fail(source, `${key} "${text}" is not an ${ipv} address`);
+    if (!network.contains(ip)) fail(source, `${key} ${text} is outside ${netKey} ${network.toString()}`);
+    const block = Cidr.of(ip, subnetLen);
+    if (!block.ip.equals(ip)) fail(source, `${key} ${text} is not on a /${subnetLen} boundary (${lenKey}); did you mean ${block.ip.toString()}?`);
+    return block;
+  };
+  const subnetMin = bound(f.min, 1n);
+  const subnetMax = bound(f.max, count - 1n);
+  if (subnetMin.ip.compare(subnetMax.ip) > 0) {
+    fail(source, `${f.min[0]} ${subnetMin.ip.toString()} is greater than ${f.max[0]} ${subnetMax.ip.toString()}: the pool of subnets is empty`);
+  }
+  return { network, subnetLen, subnetMin, subnetMax };
+}

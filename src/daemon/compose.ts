@@ -1,0 +1,34 @@
+/**
+ * @module daemon/compose
+ * The one place that picks implementations: kernel, subnet manager, backends, traffic rules.
+ */
+import { alloc, createBackendRegistry } from '../backend/index.ts';
+import type { DaemonOptions } from '../config/index.ts';
+import { ConfigError } from '../errors/index.ts';
+import { createNetlinkKernel } from '../kernel/index.ts';
+import type { Logger } from '../log/index.ts';
+import { EtcdSubnetManager } from '../subnet/etcd/index.ts';
+import type { SubnetManager } from '../subnet/index.ts';
+import type { DaemonDeps } from './daemon.ts';
+import { resolveExternalInterface } from './external-interface.ts';
+import { trafficRules } from './traffic-rules.ts';
+
+function createSubnetManager(options: DaemonOptions, log: Logger): SubnetManager {
+  if (options.subnetManager === 'kube') {
+    throw new ConfigError('E_KUBE_UNAVAILABLE', '--kube-subnet-mgr is not available in this build yet', { hint: 'use etcd mode (--etcd-endpoints) for now' });
+  }
+  return new EtcdSubnetManager({ ...options.etcd, endpoints: [...options.etcd.endpoints], log: log.forComponent('subnet:etcd') });
+}
+
+export function composeDaemon(options: DaemonOptions, log: Logger): DaemonDeps {
+  const kernel = createNetlinkKernel();
+  return {
+    options,
+    log,
+    kernel,
+    subnets: createSubnetManager(options, log),
+    backends: createBackendRegistry([alloc()]),
+    resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
+    traffic: trafficRules(options, log),
+  };
+}

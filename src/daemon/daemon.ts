@@ -1,0 +1,178 @@
+/**
+ * @module daemon/daemon
+ * Wires one flanneld: external interface → network config → backend → lease → traffic rules →
+ * subnet.env → ready; then runs the backend, lease renewal and rule resync until stopped.
+ * Stopping keeps the lease (not revoked) so a restart gets the same subnet.
+ */
+import type { BackendRegistry, ExternalInterface, Network } from '../backend/index.ts';
+import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
+import { ConfigError, describeError } from '../errors/index.ts';
+import type { Kernel } from '../kernel/index.ts';
+import type { Lease } from '../lease/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { SubnetManager } from '../subnet/index.ts';
+import { writeSubnetEnv } from '../subnetenv/index.ts';
+import { retryWithBackoff } from './backoff.ts';
+import { startHealthServer, type HealthServer, type HealthState } from './health-server.ts';
+import { runLeaseRenewal } from './lease-renewal.ts';
+import { readNodeHints } from './node-hints.ts';
+import type { TrafficSetup } from './traffic-setup.ts';
+
+export interface DaemonDeps {
+  readonly options: DaemonOptions;
+  readonly log: Logger;
+  readonly subnets: SubnetManager;
+  readonly kernel: Kernel;
+  readonly backends: BackendRegistry;
+  /** Chooses the interface for inter-node traffic (fatal on a bad --iface). */
+  readonly resolveExternalInterface: (signal: AbortSignal) => Promise<ExternalInterface>;
+  /** Installs and resyncs iptables/nftables rules; absent means no rule management. */
+  readonly traffic?: TrafficSetup;
+  /** Extra HTTP routes on the health server (metrics). */
+  readonly httpRoutes?: (path: string) => { status: number; body: string; type?: string } | undefined;
+}
+
+export interface DaemonHandle {
+  /** Resolves with the lease once subnet.env is written; rejects if start-up fails. */
+  readonly ready: Promise<Lease>;
+  /** Resolves when the daemon has stopped; rejects with the error that stopped it. */
+  readonly done: Promise<void>;
+  readonly healthPort: Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+function isFatal(err: unknown): boolean {
+  return err instanceof ConfigError || (err as { code?: string }).code === 'E_POOL_EXHAUSTED' || (err as { code?: string }).code === 'E_BACKEND_UNAVAILABLE';
+}
+
+export function startDaemon(deps: DaemonDeps): DaemonHandle {
+  const { options, log } = deps;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const health: HealthState = { ready: false, reason: 'starting' };
+  let healthServer: HealthServer | undefined;
+  let resolveReady!: (l: Lease) => void;
+  let rejectReady!: (e: unknown) => void;
+  const ready = new Promise<Lease>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => undefined);
+
+  const healthPort = (async () => {
+    if (!options.healthz) return undefined;
+    healthServer = await startHealthServer(options.healthz.ip, options.healthz.port, health, deps.httpRoutes);
+    log.info(`health server listening on ${options.healthz.ip}:${healthServer.port} (/healthz, /readyz)`);
+    return healthServer.port;
+  })();
+
+  const run = async (): Promise<void> => {
+    await healthPort;
+    health.reason = 'choosing the external interface';
+    const extIface = await deps.resolveExternalInterface(signal);
+
+    health.reason = 'waiting for the network configuration';
+    const config: NetworkConfig = await retryWithBackoff(() => deps.subnets.getNetworkConfig(signal), {
+      what: `reading the network configuration from ${deps.subnets.name}`,
+      signal,
+      log,
+      isFatal,
+    });
+    for (const w of config.warnings) log.warn(`network config: ${w}`);
+    if (config.enableIPv4 && !extIface.publicIP) {
+      throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv4 is enabled but interface ${extIface.name} has no IPv4 address and --public-ip is not set`, { hint: 'give the interface an IPv4 address, pass --public-ip, or set "EnableIPv4": false' });
+    }
+    if (config.enableIPv6 && !extIface.publicIPv6) {
+      throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv6 is enabled but interface ${extIface.name} has no IPv6 address and --public-ipv6 is not set`, { hint: 'give the interface a global IPv6 address or pass --public-ipv6' });
+    }
+    log.info('network configuration', {
+      network: config.v4?.network.toString(),
+      ipv6Network: config.v6?.network.toString(),
+      subnetLen: config.v4?.subnetLen,
+      backend: config.backend.type,
+      nftables: config.enableNFTables,
+    });
+
+    const backend = deps.backends.get(config.backend.type).create({
+      subnets: deps.subnets,
+      kernel: deps.kernel,
+      extIface,
+      log: log.forComponent(`backend:${config.backend.type}`),
+      options: { disableTxChecksumOffload: options.vxlanDisableTxChecksumOffload, reconcileIntervalMs: 10_000 },
+    });
+    const hints = await readNodeHints(options.subnetFile, config, log);
+
+    health.reason = 'acquiring a subnet lease';
+    const network: Network = await retryWithBackoff(() => backend.registerNetwork(config, hints, signal), {
+      what: 'acquiring a subnet lease',
+      signal,
+      log,
+      isFatal,
+    });
+    const lease = network.lease;
+    log.info(`acquired lease: ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}`, {
+      subnet: lease.subnet?.toString(),
+      ipv6Subnet: lease.ipv6Subnet?.toString(),
+      expires: lease.expiration?.toISOString() ?? 'never (reservation)',
+    });
+
+    health.reason = 'installing traffic rules';
+    const trafficRun = deps.traffic ? await deps.traffic.install(config, lease, signal) : undefined;
+
+    await writeSubnetEnv(options.subnetFile, {
+      ...(lease.subnet && config.v4 ? { network: config.v4.network, subnet: lease.subnet } : {}),
+      ...(lease.ipv6Subnet && config.v6 ? { ipv6Network: config.v6.network, ipv6Subnet: lease.ipv6Subnet } : {}),
+      mtu: network.mtu,
+      ipMasq: options.ipMasq,
+    });
+    log.info(`wrote ${options.subnetFile}`, { mtu: network.mtu });
+    health.ready = true;
+    health.reason = '';
+    resolveReady(lease);
+
+    const tasks: Array<Promise<void>> = [
+      network.run(signal),
+      runLeaseRenewal({ subnets: deps.subnets, lease, marginMs: options.subnetLeaseRenewMarginMinutes * 60_000, log, signal }),
+    ];
+    if (trafficRun) tasks.push(trafficRun(signal));
+    // The first task to fail stops the others; its error is what `done` rejects with.
+    await Promise.all(
+      tasks.map((t) =>
+        t.catch((err: unknown) => {
+          controller.abort(err);
+          throw err;
+        }),
+      ),
+    );
+  };
+
+  let stopping = false;
+  const done = (async () => {
+    try {
+      await run();
+    } catch (err) {
+      if (!stopping) {
+        rejectReady(err);
+        throw err;
+      }
+    } finally {
+      health.ready = false;
+      health.reason = 'stopped';
+      rejectReady(new Error('daemon stopped before it was ready'));
+      await healthServer?.close();
+      await deps.subnets.close().catch((err: unknown) => log.warn(`closing ${deps.subnets.name}: ${describeError(err)}`));
+    }
+  })();
+  done.catch(() => undefined);
+
+  return {
+    ready,
+    done,
+    healthPort,
+    async stop() {
+      stopping = true;
+      controller.abort();
+      await done.catch(() => undefined);
+    },
+  };
+}

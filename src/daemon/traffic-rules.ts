@@ -1,0 +1,36 @@
+/**
+ * @module daemon/traffic-rules
+ * Installs flannel's forward and masquerade rules for a lease with the engine the network
+ * config asks for (EnableNFTables), then keeps them in place every --iptables-resync seconds.
+ */
+import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
+import type { Lease } from '../lease/index.ts';
+import type { Logger } from '../log/index.ts';
+import { createTrafficManager, runResyncLoop, type RuleRunner, type TrafficNetworks } from '../traffic/index.ts';
+import type { TrafficSetup } from './traffic-setup.ts';
+
+export function trafficNetworksFor(config: NetworkConfig, lease: Lease): TrafficNetworks {
+  return {
+    ...(config.v4 && lease.subnet ? { v4: { network: config.v4.network, podSubnet: lease.subnet } } : {}),
+    ...(config.v6 && lease.ipv6Subnet ? { v6: { network: config.v6.network, podSubnet: lease.ipv6Subnet } } : {}),
+  };
+}
+
+export function trafficRules(options: DaemonOptions, log: Logger, runner?: RuleRunner): TrafficSetup {
+  return {
+    async install(config, lease, signal) {
+      const kind = config.enableNFTables ? 'nftables' : 'iptables';
+      const tlog = log.forComponent(`traffic:${kind}`);
+      const tm = createTrafficManager({ kind, log, ...(runner ? { runner } : {}) });
+      const nets = trafficNetworksFor(config, lease);
+      if (options.iptablesForwardRules) await tm.ensureForwardRules(nets, signal);
+      if (options.ipMasq) await tm.ensureMasqRules(nets, { fullyRandom: options.ipMasqFullyRandom }, signal);
+      if (!options.iptablesForwardRules && !options.ipMasq) {
+        tlog.info('no traffic rules requested (--ip-masq=false, --iptables-forward-rules=false)');
+        return async () => undefined;
+      }
+      tlog.info(`installed ${[options.iptablesForwardRules && 'forward', options.ipMasq && 'masquerade'].filter(Boolean).join(' and ')} rules with ${kind}`);
+      return (runSignal) => runResyncLoop(tm, options.iptablesResyncSeconds * 1000, runSignal, tlog);
+    },
+  };
+}

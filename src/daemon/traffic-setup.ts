@@ -1,0 +1,11 @@
+/**
+ * @module daemon/traffic-setup
+ * The daemon's view of traffic rules: install them for a lease, then keep them in place.
+ */
+import type { NetworkConfig } from '../config/index.ts';
+import type { Lease } from '../lease/index.ts';
+
+export interface TrafficSetup {
+  /** Installs rules for `lease`; returns the resync loop to run until shutdown. */
+  install(config: NetworkConfig, lease: Lease, signal: AbortSignal): Promise<(signal: AbortSignal) => Promise<void>>;
+}

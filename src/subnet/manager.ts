@@ -1,0 +1,37 @@
+/**
+ * @module subnet/manager
+ * The one seam between the daemon and a datastore (etcd, the Kubernetes API).
+ */
+import type { NetworkConfig } from '../config/network-config.ts';
+import type { Cidr, IPAddress } from '../ip/index.ts';
+import type { Lease, LeaseAttrs, LeaseEvent } from '../lease/index.ts';
+
+/** What the manager can tell the daemon about this node from earlier runs. */
+export interface NodeHints {
+  /** Subnets this node held before (from subnet.env), tried first. */
+  previous?: { v4?: Cidr; v6?: Cidr };
+}
+
+export interface AcquireOptions {
+  config: NetworkConfig;
+  attrs: LeaseAttrs;
+  hints?: NodeHints;
+  signal: AbortSignal;
+}
+
+/** A watch delivers either deltas or, after a (re-)list, a complete snapshot. */
+export type WatchResult = { kind: 'events'; events: LeaseEvent[] } | { kind: 'snapshot'; leases: Lease[] };
+
+export interface SubnetManager {
+  readonly name: string;
+  /** Reads and validates the network configuration; rejects with ConfigError when invalid, DatastoreError when unreachable. */
+  getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig>;
+  acquireLease(options: AcquireOptions): Promise<Lease>;
+  /** Extends the lease; the returned lease carries the new expiration. */
+  renewLease(lease: Lease, signal: AbortSignal): Promise<Lease>;
+  /** Yields a snapshot first, then events; re-lists (another snapshot) after compaction or a broken watch. Ends when `signal` aborts. */
+  watchLeases(signal: AbortSignal): AsyncIterable<WatchResult>;
+  close(): Promise<void>;
+}
+
+export type { Lease, LeaseAttrs, LeaseEvent, IPAddress };

@@ -1,0 +1,1 @@
+export { formatSubnetEnv, parseSubnetEnv, writeSubnetEnv, type SubnetEnv } from './subnet-env.ts';
