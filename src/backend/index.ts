@@ -2,3 +2,6 @@ export type { Backend, BackendDeps, BackendFactory, ExternalInterface, Network }
 export { baseLeaseAttrs } from './backend.ts';
 export { createBackendRegistry, type BackendRegistry } from './registry.ts';
 export { alloc } from './alloc/index.ts';
+export { vxlan, type VxlanInit } from './vxlan/index.ts';
+export { hostGw } from './host-gw/index.ts';
+export type { PassSummary, ReconcileTuning } from './peer-reconciler.ts';

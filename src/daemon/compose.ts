@@ -2,7 +2,7 @@
  * @module daemon/compose
  * The one place that picks implementations: kernel, subnet manager, backends, traffic rules.
  */
-import { alloc, createBackendRegistry } from '../backend/index.ts';
+import { alloc, createBackendRegistry, hostGw, vxlan } from '../backend/index.ts';
 import type { DaemonOptions } from '../config/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
@@ -27,7 +27,7 @@ export function composeDaemon(options: DaemonOptions, log: Logger): DaemonDeps {
     log,
     kernel,
     subnets: createSubnetManager(options, log),
-    backends: createBackendRegistry([alloc()]),
+    backends: createBackendRegistry([vxlan(), hostGw(), alloc()]),
     resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
     traffic: trafficRules(options, log),
   };

@@ -1,0 +1,163 @@
+/**
+ * @module backend/testing/fixtures
+ * Building blocks for backend unit tests: a FakeKernel with an underlay "eth0", a parsed network
+ * config, peer leases, BackendDeps, and waiting for the reconciler to settle.
+ */
+import { parseNetworkConfig, type NetworkConfig } from '../../config/index.ts';
+import { Cidr, IPAddress } from '../../ip/index.ts';
+import { FakeKernel, type Link } from '../../kernel/index.ts';
+import type { JsonValue, Lease } from '../../lease/index.ts';
+import { createMemoryLogger, type MemoryLogger } from '../../log/index.ts';
+import type { BackendDeps, ExternalInterface } from '../backend.ts';
+import { describeObject } from '../kernel-objects.ts';
+import type { PassSummary } from '../peer-reconciler.ts';
+import { MemorySubnets } from './memory-subnets.ts';
+
+export const ip = (s: string): IPAddress => IPAddress.parse(s);
+export const cidr = (s: string): Cidr => Cidr.parse(s);
+
+export function networkConfig(backend: Record<string, unknown>, extra: Record<string, unknown> = {}): NetworkConfig {
+  return parseNetworkConfig(JSON.stringify({ Network: '10.0.0.0/8', Backend: backend, ...extra }));
+}
+
+export interface PeerSpec {
+  subnet: string;
+  publicIP: string;
+  backendType?: string;
+  backendData?: JsonValue;
+  ipv6Subnet?: string;
+  publicIPv6?: string;
+  backendV6Data?: JsonValue;
+}
+
+export function peer(p: PeerSpec): Lease {
+  return {
+    subnet: cidr(p.subnet),
+    ...(p.ipv6Subnet ? { ipv6Subnet: cidr(p.ipv6Subnet) } : {}),
+    attrs: {
+      publicIP: ip(p.publicIP),
+      ...(p.publicIPv6 ? { publicIPv6: ip(p.publicIPv6) } : {}),
+      backendType: p.backendType ?? 'vxlan',
+      ...(p.backendData !== undefined ? { backendData: p.backendData } : {}),
+      ...(p.backendV6Data !== undefined ? { backendV6Data: p.backendV6Data } : {}),
+    },
+    expiration: new Date(Date.now() + 86_400_000),
+  };
+}
+
+/** Peer n (0-based): subnet 10.<1 + n/256>.<n%256>.0/24 (inside the default 10.0.0.0/8 network), VNI 1, a MAC derived from n. */
+export function vxlanPeer(n: number, publicIP: string): Lease {
+  const mac = `0e:00:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+  return peer({ subnet: `10.${1 + (n >> 8)}.${n & 255}.0/24`, publicIP, backendData: { VNI: 1, VtepMAC: mac } });
+}
+
+export interface Harness {
+  kernel: FakeKernel;
+  eth0: Link;
+  ext: ExternalInterface;
+  subnets: MemorySubnets;
+  log: MemoryLogger;
+  deps: BackendDeps;
+  passes: PassSummary[];
+  /** Pass this to the backend factory (as onPass) so the test can wait for reconcile passes. */
+  onPass(p: PassSummary): void;
+  /** Resolves at the next pass matching `pred` (default: any). */
+  nextPass(pred?: (p: PassSummary) => boolean, timeoutMs?: number): Promise<PassSummary>;
+  /** Log lines at `level` whose message contains `text`. */
+  logged(level: string, text: string): string[];
+}
+
+export interface HarnessOptions {
+  config: NetworkConfig;
+  subnet?: string;
+  ipv6Subnet?: string;
+  peers?: Lease[];
+  /** Underlay address with prefix (default 192.0.2.1/24). */
+  extAddr?: string;
+  /** An IPv6 underlay address with prefix, for dual stack. */
+  extAddr6?: string;
+  extMtu?: number;
+  reconcileIntervalMs?: number;
+  disableTxChecksumOffload?: boolean;
+  kernel?: FakeKernel;
+}
+
+export function harness(o: HarnessOptions): Harness {
+  const kernel = o.kernel ?? new FakeKernel();
+  const [addrText = '', prefixText = '24'] = (o.extAddr ?? '192.0.2.1/24').split('/');
+  const addr = ip(addrText);
+  const [addr6Text, prefix6Text = '64'] = o.extAddr6?.split('/') ?? [];
+  const addr6 = addr6Text ? ip(addr6Text) : undefined;
+  const eth0 = kernel.addLink({
+    name: 'eth0',
+    mtu: o.extMtu ?? 1500,
+    addrs: [{ ip: addr, prefix: Number(prefixText) }, ...(addr6 ? [{ ip: addr6, prefix: Number(prefix6Text) }] : [])],
+  });
+  const ext: ExternalInterface = { name: 'eth0', index: eth0.index, mtu: eth0.mtu, ifaceAddr: addr, publicIP: addr, ...(addr6 ? { ifaceV6Addr: addr6, publicIPv6: addr6 } : {}) };
+  const subnets = new MemorySubnets({
+    config: o.config,
+    ...(o.subnet ? { subnet: cidr(o.subnet) } : {}),
+    ...(o.ipv6Subnet ? { ipv6Subnet: cidr(o.ipv6Subnet) } : {}),
+    peers: o.peers ?? [],
+  });
+  const log = createMemoryLogger();
+  const passes: PassSummary[] = [];
+  let waiters: Array<{ pred: (p: PassSummary) => boolean; resolve: (p: PassSummary) => void }> = [];
+  const deps: BackendDeps = {
+    subnets,
+    kernel,
+    extIface: ext,
+    log,
+    options: { disableTxChecksumOffload: o.disableTxChecksumOffload ?? false, reconcileIntervalMs: o.reconcileIntervalMs ?? 60_000 },
+  };
+  return {
+    kernel,
+    eth0,
+    ext,
+    subnets,
+    log,
+    deps,
+    passes,
+    onPass(p) {
+      passes.push(p);
+      const ready = waiters.filter((w) => w.pred(p));
+      waiters = waiters.filter((w) => !w.pred(p));
+      for (const w of ready) w.resolve(p);
+    },
+    nextPass(pred = () => true, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching reconcile pass within ${timeoutMs} ms (passes: ${JSON.stringify(passes)})`)), timeoutMs);
+        waiters.push({
+          pred,
+          resolve: (p) => {
+            clearTimeout(timer);
+            resolve(p);
+          },
+        });
+      });
+    },
+    logged(level, text) {
+      return log.lines.filter((l) => l.level === level && l.msg.includes(text)).map((l) => l.msg);
+    },
+  };
+}
+
+export interface KernelState {
+  routes: string[];
+  neighs: string[];
+  fdb: string[];
+}
+
+/** The kernel's routes (main table, non-kernel), permanent neighbours and FDB entries, `ip`-style, sorted. */
+export async function kernelState(kernel: FakeKernel, family: 4 | 6 = 4): Promise<KernelState> {
+  const links = await kernel.listLinks();
+  const name = (i: number): string => links.find((l) => l.index === i)?.name ?? `ifindex ${i}`;
+  const routes = (await kernel.listRoutes(family)).filter((r) => r.protocol !== 2).map((route) => describeObject({ kind: 'route', route }, name));
+  const neighs: string[] = [];
+  const fdb: string[] = [];
+  for (const l of links) {
+    for (const neighbor of await kernel.listNeighbors(l.index, family)) neighs.push(`${describeObject({ kind: 'neigh', neighbor }, name)} ${neighbor.state}`);
+    for (const e of await kernel.listFdb(l.index)) if (e.dst?.family === family) fdb.push(`${describeObject({ kind: 'fdb', fdb: e }, name)}${e.self ? ' self' : ''}${e.permanent ? ' permanent' : ''}`);
+  }
+  return { routes: routes.sort(), neighs: neighs.sort(), fdb: fdb.sort() };
+}

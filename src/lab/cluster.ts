@@ -1,0 +1,236 @@
+/**
+ * @module lab/cluster
+ * A flannel cluster in network namespaces on one machine:
+ *   <prefix>-sw   the "switch": bridge br0 (192.168.50.1/24, the underlay gateway)
+ *   <prefix>-cp   the control plane: etcd on 192.168.50.2:2379
+ *   <prefix>-nN   node N: eth0 = 192.168.50.(10+N)/24, default route via the switch, flanneld
+ * Processes are detached (they outlive `lab up`); everything is recorded in <stateDir>/lab.json
+ * so `down` cleans up even after a crash. The root namespace is never changed.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLabEtcd, labEtcdctl } from './etcd.ts';
+import { Netns, attachToSwitch, createSwitch, killProcessesIn, sh } from './netns.ts';
+
+export const UNDERLAY = { prefix: 24, gateway: '192.168.50.1', etcd: '192.168.50.2', node: (i: number) => `192.168.50.${10 + i}` };
+export const ETCD_PREFIX = '/coreos.com/network';
+
+export interface ClusterSpec {
+  prefix: string;
+  nodes: number;
+  netconf: Record<string, unknown>;
+  ipMasq: boolean;
+  stateDir: string;
+  /** Use an existing etcd instead of starting one (it must be reachable from the node namespaces). */
+  etcdEndpoints?: string[];
+  extraFlanneldArgs?: string[];
+  progress?: (msg: string) => void;
+}
+
+export interface LabNode {
+  readonly index: number;
+  readonly name: string;
+  readonly ns: string;
+  readonly underlayIP: string;
+  readonly dir: string;
+  readonly subnetFile: string;
+  readonly logFile: string;
+}
+
+interface State {
+  spec: Omit<ClusterSpec, 'progress'>;
+  etcdEndpoints: string[];
+  namespaces: string[];
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/** How to start one of our programs in a child process, from source (tsx) or from dist. */
+export function programArgv(name: 'flanneld' | 'flannel-ts'): string[] {
+  return RUNNING_FROM_SOURCE ? [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli', `${name}.ts`)] : [process.execPath, join(ROOT, 'dist/cli', `${name}.js`)];
+}
+
+export class Cluster {
+  readonly spec: ClusterSpec;
+  readonly nodes: LabNode[];
+  readonly etcdEndpoints: string[];
+  readonly switchNs: string;
+  readonly controlNs: string;
+
+  private constructor(spec: ClusterSpec, etcdEndpoints: string[]) {
+    this.spec = spec;
+    this.etcdEndpoints = etcdEndpoints;
+    this.switchNs = `${spec.prefix}-sw`;
+    this.controlNs = `${spec.prefix}-cp`;
+    this.nodes = Array.from({ length: spec.nodes }, (_, k) => {
+      const index = k + 1;
+      const dir = join(spec.stateDir, `node${index}`);
+      return { index, name: `node${index}`, ns: `${spec.prefix}-n${index}`, underlayIP: UNDERLAY.node(index), dir, subnetFile: join(dir, 'subnet.env'), logFile: join(dir, 'flanneld.log') };
+    });
+  }
+
+  private progress(msg: string): void {
+    this.spec.progress?.(msg);
+  }
+
+  /** Re-attaches to a cluster created earlier (by another process) from its state file. */
+  static load(stateDir: string): Cluster {
+    const path = join(stateDir, 'lab.json');
+    if (!existsSync(path)) throw new Error(`no lab found in ${stateDir} (run "flannel-ts lab up" first)`);
+    const state = JSON.parse(readFileSync(path, 'utf8')) as State;
+    return new Cluster(state.spec, state.etcdEndpoints);
+  }
+
+  /** Builds the topology, starts etcd (unless external), writes the network config, starts every flanneld. */
+  static async up(spec: ClusterSpec): Promise<Cluster> {
+    mkdirSync(spec.stateDir, { recursive: true });
+    const internal = !spec.etcdEndpoints;
+    const cluster = new Cluster(spec, spec.etcdEndpoints ?? [`http://${UNDERLAY.etcd}:2379`]);
+    cluster.saveState();
+    cluster.progress(`creating switch ${cluster.switchNs} with bridge br0 (${UNDERLAY.gateway}/${UNDERLAY.prefix})`);
+    const sw = createSwitch(cluster.switchNs);
+    sw.exec('ip', ['addr', 'add', `${UNDERLAY.gateway}/${UNDERLAY.prefix}`, 'dev', 'br0']);
+    cluster.saveState();
+    if (internal) {
+      cluster.progress(`starting etcd in ${cluster.controlNs} at ${UNDERLAY.etcd}:2379`);
+      const cp = Netns.create(cluster.controlNs);
+      cluster.saveState();
+      attachToSwitch({ switchNs: sw, bridge: 'br0', ns: cp, ifname: 'eth0', cidr: `${UNDERLAY.etcd}/${UNDERLAY.prefix}`, peerName: 'v-cp' });
+      await startLabEtcd({ ns: cp.name, ip: UNDERLAY.etcd, stateDir: spec.stateDir });
+    }
+    for (const node of cluster.nodes) {
+      cluster.progress(`creating ${node.name} (${node.ns}) at ${node.underlayIP}`);
+      mkdirSync(node.dir, { recursive: true });
+      const ns = Netns.create(node.ns);
+      cluster.saveState();
+      attachToSwitch({ switchNs: sw, bridge: 'br0', ns, ifname: 'eth0', cidr: `${node.underlayIP}/${UNDERLAY.prefix}`, peerName: `v-n${node.index}` });
+      ns.exec('ip', ['route', 'add', 'default', 'via', UNDERLAY.gateway, 'dev', 'eth0']);
+      ns.sysctl('net.ipv4.ip_forward', '1');
+      ns.sysctl('net.ipv6.conf.all.forwarding', '1');
+    }
+    cluster.progress(`writing the network config to ${ETCD_PREFIX}/config: ${JSON.stringify(spec.netconf)}`);
+    cluster.etcdctl(['put', `${ETCD_PREFIX}/config`, JSON.stringify(spec.netconf)]);
+    for (const node of cluster.nodes) cluster.startFlanneld(node);
+    await Promise.all(cluster.nodes.map((n) => cluster.waitReady(n)));
+    return cluster;
+  }
+
+  private saveState(): void {
+    const { progress: _p, ...spec } = this.spec;
+    const namespaces = [this.switchNs, ...(this.spec.etcdEndpoints ? [] : [this.controlNs]), ...this.nodes.map((n) => n.ns)];
+    const state: State = { spec, etcdEndpoints: this.etcdEndpoints, namespaces };
+    writeFileSync(join(this.spec.stateDir, 'lab.json'), JSON.stringify(state, null, 2));
+  }
+
+  node(nameOrIndex: string | number): LabNode {
+    const n = this.nodes.find((x) => x.name === nameOrIndex || x.index === nameOrIndex || x.ns === nameOrIndex);
+    if (!n) throw new Error(`no node "${nameOrIndex}" in this lab (nodes: ${this.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  /** etcdctl against the lab's etcd, run from the first node (which reaches it over the underlay). */
+  etcdctl(args: string[]): string {
+    const from = this.spec.etcdEndpoints ? (this.nodes[0]?.ns ?? this.controlNs) : this.controlNs;
+    return labEtcdctl(from, this.etcdEndpoints.join(','), args);
+  }
+
+  flanneldArgs(node: LabNode): string[] {
+    return [
+      `--etcd-endpoints=${this.etcdEndpoints.join(',')}`,
+      `--etcd-prefix=${ETCD_PREFIX}`,
+      '--iface=eth0',
+      `--subnet-file=${node.subnetFile}`,
+      `--ip-masq=${this.spec.ipMasq}`,
+      '--healthz-ip=127.0.0.1',
+      '--healthz-port=10256',
+      '--iptables-resync=2',
+      '--log-format=text',
+      ...(this.spec.extraFlanneldArgs ?? []),
+    ];
+  }
+
+  startFlanneld(node: LabNode): number {
+    const fd = openSync(node.logFile, 'a');
+    const argv = programArgv('flanneld');
+    const child = spawn('ip', ['netns', 'exec', node.ns, ...argv, ...this.flanneldArgs(node)], { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT });
+    closeSync(fd);
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start flanneld on ${node.name}`);
+    writeFileSync(join(node.dir, 'flanneld.pid'), String(child.pid));
+    return child.pid;
+  }
+
+  flanneldPid(node: LabNode): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(node.dir, 'flanneld.pid'), 'utf8'));
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** SIGTERM and wait for the exit (the lease stays in etcd). */
+  async stopFlanneld(node: LabNode, timeoutMs = 10_000): Promise<void> {
+    const pid = this.flanneldPid(node);
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(pid, 'SIGKILL');
+  }
+
+  logTail(node: LabNode, lines = 20): string {
+    try {
+      return readFileSync(node.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Waits until flanneld on `node` reports ready (/readyz 200), failing fast if it exits. */
+  async waitReady(node: LabNode, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.flanneldPid(node) === undefined) {
+        throw new Error(`flanneld on ${node.name} exited during start-up; last log lines:\n${this.logTail(node)}`);
+      }
+      try {
+        const code = new Netns(node.ns).exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', 'http://127.0.0.1:10256/readyz']).trim();
+        if (code === '200') {
+          this.progress(`${node.name}: flanneld ready, ${readFileSync(node.subnetFile, 'utf8').split('\n').find((l) => l.startsWith('FLANNEL_SUBNET')) ?? ''}`);
+          return;
+        }
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`flanneld on ${node.name} not ready after ${timeoutMs} ms; last log lines:\n${this.logTail(node)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Removes every namespace, process and file of the lab. Safe to call twice, and after a crash. */
+  static down(prefix: string, stateDir: string): string[] {
+    const removed: string[] = [];
+    const listed = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n === `${prefix}-sw` || n === `${prefix}-cp` || n.startsWith(`${prefix}-n`));
+    for (const ns of listed) {
+      killProcessesIn(ns);
+      new Netns(ns).delete();
+      removed.push(ns);
+    }
+    if (existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true });
+    return removed;
+  }
+}
+
+export { Netns };

@@ -1,0 +1,128 @@
+/**
+ * Network namespaces for the lab and the tests: every name carries a per-run prefix so runs never collide and
+ * cleanup can find leftovers. Nothing here touches the root namespace except creating/deleting
+ * namespaces and moving veth ends into them.
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export function uniquePrefix(base = 'flt'): string {
+  return `${base}${randomBytes(3).toString('hex')}`;
+}
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Runs a command inside `ns`, returning stdout; throws with stderr on failure. */
+export function nsExec(ns: string, cmd: string, args: string[] = [], input?: string): string {
+  try {
+    return sh('ip', ['netns', 'exec', ns, cmd, ...args], input);
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`[${ns}] ${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
+  }
+}
+
+export function nsSpawn(ns: string, cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}
+
+export class Netns {
+  readonly name: string;
+  /** Refers to an existing namespace; use Netns.create to make one. */
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  static create(name: string): Netns {
+    sh('ip', ['netns', 'add', name]);
+    const ns = new Netns(name);
+    ns.exec('ip', ['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  exec(cmd: string, args: string[] = [], input?: string): string {
+    return nsExec(this.name, cmd, args, input);
+  }
+
+  /** `ip -j ...` parsed. */
+  ipJson<T = unknown>(args: string[]): T {
+    const out = this.exec('ip', ['-j', ...args]).trim();
+    return (out === '' ? [] : JSON.parse(out)) as T;
+  }
+
+  sysctl(key: string, value: string): void {
+    this.exec('sysctl', ['-qw', `${key}=${value}`]);
+  }
+
+  spawn(cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    return nsSpawn(this.name, cmd, args, options);
+  }
+
+  delete(): void {
+    killProcessesIn(this.name);
+    try {
+      sh('ip', ['netns', 'delete', this.name]);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Kills every process whose network namespace is `ns` (left over by a crashed test). */
+export function killProcessesIn(ns: string): void {
+  try {
+    const pids = sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* exited */
+      }
+    }
+  } catch {
+    /* namespace gone */
+  }
+}
+
+/** Deletes every namespace whose name starts with `prefix`. */
+export function deleteNamespaces(prefix: string): void {
+  const names = sh('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(prefix));
+  for (const n of names) {
+    killProcessesIn(n);
+    try {
+      sh('ip', ['netns', 'delete', n]);
+    } catch {
+      /* raced */
+    }
+  }
+}
+
+/**
+ * Connects `ns` to a bridge that lives in the `switchNs` namespace with a veth pair, giving the
+ * node end `ifname` and `cidr` (e.g. "192.0.2.11/24"). The pair is created inside the switch
+ * namespace, so the root namespace never sees it.
+ */
+export function attachToSwitch(opts: { switchNs: Netns; bridge: string; ns: Netns; ifname: string; cidr: string; peerName: string; mtu?: number }): void {
+  const { switchNs, bridge, ns, ifname, cidr, peerName } = opts;
+  switchNs.exec('ip', ['link', 'add', peerName, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name]);
+  switchNs.exec('ip', ['link', 'set', peerName, 'master', bridge, 'up']);
+  if (opts.mtu) {
+    switchNs.exec('ip', ['link', 'set', peerName, 'mtu', String(opts.mtu)]);
+    ns.exec('ip', ['link', 'set', ifname, 'mtu', String(opts.mtu)]);
+  }
+  ns.exec('ip', ['addr', 'add', cidr, 'dev', ifname]);
+  ns.exec('ip', ['link', 'set', ifname, 'up']);
+}
+
+/** A switch namespace holding one bridge. */
+export function createSwitch(name: string, bridge = 'br0'): Netns {
+  const sw = Netns.create(name);
+  sw.exec('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  sw.exec('ip', ['link', 'set', bridge, 'up']);
+  return sw;
+}
