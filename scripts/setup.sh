@@ -28,3 +28,4 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
 fi
 echo "setup: building"
 npm run --silent build
+npm run --silent build:cni

@@ -4,7 +4,8 @@
  */
 import { Cidr } from '../../src/ip/index.ts';
 import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
-import { Netns, nsSpawn } from '../../src/lab/netns.ts';
+import { Netns } from '../../src/lab/netns.ts';
+import * as probe from '../../src/lab/probe.ts';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -33,19 +34,15 @@ export function addPod(nodeNs: string, subnetFile: string, podNs: string, k: num
   return { ns: pod, ip };
 }
 
-const ECHO_SERVER = `require('node:net').createServer((c) => c.once('data', (d) => c.end('echo:' + d))).listen(7000);`;
-
 /** A TCP echo server on port 7000 in the pod (killed with the namespace). */
 export function startEchoServer(pod: TestPod): ChildProcess {
-  return nsSpawn(pod.ns.name, process.execPath, ['-e', ECHO_SERVER], { stdio: 'ignore' });
+  return probe.startEchoServer(pod.ns.name);
 }
 
-/** One TCP exchange from `from` to `toIp`:7000; returns what came back. */
 export function tcpExchange(from: TestPod, toIp: string, payload: string): string {
-  const client = `const c = require('node:net').connect(7000, '${toIp}', () => c.end('${payload}')); c.setTimeout(3000, () => { console.error('timeout'); process.exit(1); }); c.on('data', (d) => process.stdout.write(d)); c.on('error', (e) => { console.error(e.message); process.exit(1); });`;
-  return from.ns.exec(process.execPath, ['-e', client]);
+  return probe.tcpExchange(from.ns.name, toIp, payload);
 }
 
 export function ping(from: TestPod, toIp: string, count = 1): void {
-  from.ns.exec('ping', ['-c', String(count), '-W', '2', '-i', '0.2', toIp]);
+  probe.ping(from.ns.name, toIp, count);
 }

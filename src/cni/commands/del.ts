@@ -1,0 +1,37 @@
+/**
+ * @module cni/commands/del
+ * DEL: replay the delegate configuration ADD saved, then remove it. No saved file means there is
+ * nothing of ours to undo (DEL after DEL, or ADD never got that far): success.
+ */
+import { validatePluginType } from '../delegate.ts';
+import { findPlugin, runPlugin } from '../invoke.ts';
+import { parseNetConf } from '../net-conf.ts';
+import { loadDelegate, removeDelegate } from '../saved-delegates.ts';
+import type { CommandContext } from './context.ts';
+
+function savedType(bytes: string): string | undefined {
+  try {
+    const d: unknown = JSON.parse(bytes);
+    return typeof d === 'object' && d !== null && 'type' in d && typeof d.type === 'string' ? d.type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cmdDel(ctx: CommandContext): string {
+  const conf = parseNetConf(ctx.stdin);
+  const id = ctx.env.containerId;
+  const saved = loadDelegate(conf.dataDir, id);
+  if (saved === undefined) return '';
+  const type = savedType(saved);
+  if (type === undefined) {
+    // As upstream: an unreadable file cannot be replayed; drop it rather than fail DEL forever.
+    ctx.warn(`flannel: ${conf.dataDir}/${id} is not a delegate configuration; removing it without running a delegate DEL`);
+    removeDelegate(conf.dataDir, id);
+    return '';
+  }
+  validatePluginType('type (saved delegate)', type);
+  runPlugin({ path: findPlugin(type, ctx.env.path), command: 'DEL', stdin: saved, env: ctx.rawEnv });
+  removeDelegate(conf.dataDir, id);
+  return '';
+}

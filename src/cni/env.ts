@@ -1,0 +1,81 @@
+/**
+ * @module cni/env
+ * The CNI_* environment: which variables each command needs (as libcni's skel requires them)
+ * and the spec's rules for container IDs and interface names. Everything here is checked
+ * before the plugin touches the disk.
+ */
+import { CniCode, CniError } from './cni-error.ts';
+
+export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'] as const;
+export type CniCommand = (typeof COMMANDS)[number];
+
+export interface CniEnv {
+  command: CniCommand;
+  containerId: string;
+  netns: string;
+  ifname: string;
+  args: string;
+  path: string;
+}
+
+type EnvName = 'CNI_COMMAND' | 'CNI_CONTAINERID' | 'CNI_NETNS' | 'CNI_IFNAME' | 'CNI_ARGS' | 'CNI_PATH';
+
+const REQUIRED: ReadonlyArray<[EnvName, ReadonlySet<CniCommand>]> = [
+  ['CNI_CONTAINERID', new Set(['ADD', 'CHECK', 'DEL'])],
+  ['CNI_NETNS', new Set(['ADD', 'CHECK'])],
+  ['CNI_IFNAME', new Set(['ADD', 'CHECK', 'DEL'])],
+  ['CNI_PATH', new Set(['ADD', 'CHECK', 'DEL', 'GC'])],
+];
+
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/** True when the process was started without CNI_COMMAND (a human ran it): print "about", exit 0. */
+export function hasNoCommand(env: EnvSource): boolean {
+  return (env.CNI_COMMAND ?? '') === '';
+}
+
+/** Reads and checks the CNI_* variables: code 4 for a missing variable or an unknown command. */
+export function parseCniEnv(env: EnvSource): CniEnv {
+  const command = env.CNI_COMMAND ?? '';
+  if (command === '') throw new CniError(CniCode.InvalidEnvironment, 'required env variables [CNI_COMMAND] missing');
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new CniError(CniCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`, `supported commands: ${COMMANDS.join(', ')}`);
+  }
+  const cmd = command as CniCommand;
+  const missing = REQUIRED.filter(([name, cmds]) => cmds.has(cmd) && (env[name] ?? '') === '').map(([name]) => name);
+  if (missing.length > 0) throw new CniError(CniCode.InvalidEnvironment, `required env variables [${missing.join(',')}] missing`);
+  const parsed: CniEnv = {
+    command: cmd,
+    containerId: env.CNI_CONTAINERID ?? '',
+    netns: env.CNI_NETNS ?? '',
+    ifname: env.CNI_IFNAME ?? '',
+    args: env.CNI_ARGS ?? '',
+    path: env.CNI_PATH ?? '',
+  };
+  if (cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK') {
+    validateContainerId(parsed.containerId);
+    validateInterfaceName(parsed.ifname);
+  }
+  return parsed;
+}
+
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * The spec's container ID: an alphanumeric, then alphanumerics, `_`, `.` or `-` (code 4, as libcni).
+ * We also refuse `..` anywhere and anything over 255 bytes: the ID becomes a file name in dataDir.
+ */
+export function validateContainerId(id: string): void {
+  if (id === '') throw new CniError(CniCode.UnknownContainer, 'missing containerID');
+  if (!CONTAINER_ID.test(id) || id.includes('..') || Buffer.byteLength(id) > 255) {
+    throw new CniError(CniCode.InvalidEnvironment, 'invalid characters in containerID', id);
+  }
+}
+
+/** Linux interface name rules, as libcni checks them (code 4). */
+export function validateInterfaceName(name: string): void {
+  if (name === '') throw new CniError(CniCode.InvalidEnvironment, 'interface name is empty');
+  if (name.length > 15) throw new CniError(CniCode.InvalidEnvironment, 'interface name is too long', 'interface name should be less than 16 characters');
+  if (name === '.' || name === '..') throw new CniError(CniCode.InvalidEnvironment, 'interface name is . or ..');
+  if (/[/:\s]/u.test(name)) throw new CniError(CniCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters');
+}

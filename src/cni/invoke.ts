@@ -1,0 +1,104 @@
+/**
+ * @module cni/invoke
+ * Finding a plugin in CNI_PATH and running it the CNI way: configuration on stdin, the same
+ * CNI_* environment, the result (or a CNI error) on stdout. The delegate's stderr goes straight
+ * to ours, so the runtime's log shows it.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniCode, CniError } from './cni-error.ts';
+import type { EnvSource } from './env.ts';
+
+export const MISSING_PLUGIN_HINT =
+  'flannel hands the pod interface to the standard CNI plugins (bridge, host-local, portmap, loopback); ' +
+  'install them into a directory of CNI_PATH (Debian/Ubuntu: apt install containernetworking-plugins, which puts them in /usr/lib/cni; ' +
+  'upstream: the containernetworking/plugins release in /opt/cni/bin). See flannel-io/flannel#1847.';
+
+function isExecutableFile(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function cniPathDirs(cniPath: string): string[] {
+  return cniPath.split(':').filter((d) => d !== '');
+}
+
+/** The first executable `type` in CNI_PATH, or undefined. `type` is a file name, never a path. */
+export function lookupPlugin(type: string, cniPath: string): string | undefined {
+  if (type === '' || type === '.' || type === '..' || type.includes('/')) return undefined;
+  for (const dir of cniPathDirs(cniPath)) {
+    const p = join(dir, type);
+    if (isExecutableFile(p)) return p;
+  }
+  return undefined;
+}
+
+/** Like lookupPlugin, but a missing plugin is a code 999 error naming the plugin and CNI_PATH. */
+export function findPlugin(type: string, cniPath: string): string {
+  const p = lookupPlugin(type, cniPath);
+  if (p !== undefined) return p;
+  throw new CniError(CniCode.Internal, `failed to find plugin "${type}" in path [${cniPathDirs(cniPath).join(' ')}] (CNI_PATH=${cniPath})`, MISSING_PLUGIN_HINT);
+}
+
+export interface PluginRun {
+  /** Path of the executable. */
+  path: string;
+  command: string;
+  /** Configuration for stdin. */
+  stdin: string;
+  /** Environment to pass (CNI_COMMAND is set from `command`). */
+  env: EnvSource;
+}
+
+const TRANSIENT = new Set(['ETXTBSY', 'EAGAIN', 'EBUSY', 'ENOMEM']);
+
+/** Runs a plugin; returns its stdout on success, throws its CNI error (unchanged) on failure. */
+export function runPlugin(run: PluginRun): string {
+  const r = spawnSync(run.path, [], {
+    input: run.stdin,
+    env: { ...run.env, CNI_COMMAND: run.command },
+    stdio: ['pipe', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+    encoding: 'utf8',
+  });
+  if (r.error) {
+    const errno = (r.error as NodeJS.ErrnoException).code ?? '';
+    if (TRANSIENT.has(errno)) {
+      throw new CniError(CniCode.TryAgainLater, `plugin ${run.path} could not be started (${errno}), try again later`, 'the plugin binary may be being replaced (e.g. by an install-cni init container)', { cause: r.error });
+    }
+    throw new CniError(CniCode.Internal, `failed to execute plugin ${run.path}: ${r.error.message}`, '', { cause: r.error });
+  }
+  const stdout = r.stdout ?? '';
+  if (r.status === 0) return stdout;
+  throw pluginError(run, stdout, r.status, r.signal);
+}
+
+function pluginError(run: PluginRun, stdout: string, status: number | null, signal: NodeJS.Signals | null): CniError {
+  try {
+    const e: unknown = JSON.parse(stdout);
+    if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'number' && 'msg' in e && typeof e.msg === 'string') {
+      const details = 'details' in e && typeof e.details === 'string' ? e.details : '';
+      return new CniError(e.code, e.msg, details);
+    }
+  } catch {
+    /* not a CNI error result */
+  }
+  const how = signal ? `was killed by ${signal}` : `exited with status ${status}`;
+  return new CniError(CniCode.Internal, `plugin ${run.path} (${run.command}) ${how} without a CNI error result`, stdout.trim().slice(0, 4096));
+}
+
+/** Whether the plugin at `path` speaks spec `version` (asked with VERSION; false if it cannot say). */
+export function pluginSupports(path: string, version: string, env: EnvSource): boolean {
+  try {
+    const out: unknown = JSON.parse(runPlugin({ path, command: 'VERSION', stdin: JSON.stringify({ cniVersion: version }), env }));
+    if (typeof out !== 'object' || out === null || !('supportedVersions' in out) || !Array.isArray(out.supportedVersions)) return false;
+    return (out.supportedVersions as unknown[]).includes(version);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * @module cni/plugin
+ * The dispatcher: environment -> command -> stdout and exit status, with every failure rendered as
+ * a CNI error result. No process globals here (the entry point passes them in), so tests can drive it.
+ */
+import { asCniError, CniCode, CniError } from './cni-error.ts';
+import { cmdAdd } from './commands/add.ts';
+import { cmdCheck } from './commands/check.ts';
+import type { Command } from './commands/context.ts';
+import { cmdDel } from './commands/del.ts';
+import { cmdGc } from './commands/gc.ts';
+import { cmdStatus } from './commands/status.ts';
+import { hasNoCommand, parseCniEnv, type CniCommand, type EnvSource } from './env.ts';
+import { LATEST_VERSION, SUPPORTED_VERSIONS, versionInfo } from './versions.ts';
+
+export interface PluginIO {
+  env: EnvSource;
+  /** Reads all of stdin (called once, never for VERSION). */
+  readStdin: () => string;
+  /** The program's own version, for the text shown when no CNI_COMMAND is set. */
+  programVersion: () => string;
+}
+
+export interface PluginOutcome {
+  stdout: string;
+  stderr: string;
+  exitCode: 0 | 1;
+}
+
+const COMMANDS: Record<Exclude<CniCommand, 'VERSION'>, Command> = {
+  ADD: cmdAdd,
+  DEL: cmdDel,
+  CHECK: cmdCheck,
+  STATUS: cmdStatus,
+  GC: cmdGc,
+};
+
+/** The cniVersion to put in an error result: the configuration's, if it is one we speak. */
+function errorVersion(stdin: string | undefined): string {
+  if (stdin === undefined) return LATEST_VERSION;
+  const m = /"cniVersion"\s*:\s*"([^"]*)"/.exec(stdin);
+  const v = m?.[1];
+  return v !== undefined && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : LATEST_VERSION;
+}
+
+export function aboutText(programVersion: string): string {
+  return `CNI Plugin flannel (flannel-ts) version ${programVersion}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
+}
+
+export function runCni(io: PluginIO): PluginOutcome {
+  if (hasNoCommand(io.env)) return { stdout: '', stderr: aboutText(io.programVersion()), exitCode: 0 };
+  let stdin: string | undefined;
+  let stderr = '';
+  try {
+    const env = parseCniEnv(io.env);
+    if (env.command === 'VERSION') return { stdout: `${JSON.stringify(versionInfo())}\n`, stderr, exitCode: 0 };
+    try {
+      stdin = io.readStdin();
+    } catch (err) {
+      throw new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const stdout = COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`) });
+    return { stdout, stderr, exitCode: 0 };
+  } catch (err) {
+    const e = asCniError(err);
+    return { stdout: `${JSON.stringify(e.toResult(errorVersion(stdin)))}\n`, stderr, exitCode: 1 };
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * @module lab/cni-runtime
+ * What a container runtime does with a CNI conflist (libcni's job): run each plugin in order for
+ * ADD, passing the previous result as prevResult; in reverse order for DEL. The lab uses it so its
+ * pods are created exactly as kubelet would create them, through the shipped conflist.
+ */
+import { spawnSync } from 'node:child_process';
+
+export interface ConfList {
+  cniVersion: string;
+  name: string;
+  plugins: Array<Record<string, unknown> & { type: string }>;
+}
+
+export interface CniInvocation {
+  containerId: string;
+  netnsPath: string;
+  ifName: string;
+  /** Colon-separated plugin directories. */
+  cniPath: string;
+  /** Run the plugins inside this network namespace (the node's), as kubelet runs in the host's. */
+  hostNetns: string;
+}
+
+export class CniError extends Error {
+  constructor(
+    readonly plugin: string,
+    readonly code: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL' | 'CHECK', inv: CniInvocation, prevResult?: unknown): unknown {
+  const conf = { cniVersion: list.cniVersion, name: list.name, ...plugin, ...(prevResult ? { prevResult } : {}) };
+  const bin = inv.cniPath.split(':').map((d) => `${d}/${plugin.type}`);
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: inv.containerId,
+    CNI_NETNS: inv.netnsPath,
+    CNI_IFNAME: inv.ifName,
+    CNI_PATH: inv.cniPath,
+  };
+  const r = spawnSync('ip', ['netns', 'exec', inv.hostNetns, 'sh', '-c', 'for p in "$@"; do [ -x "$p" ] && exec "$p"; done; echo "{\\"code\\":999,\\"msg\\":\\"plugin not found in CNI_PATH\\"}"; exit 1', 'find-plugin', ...bin], {
+    input: JSON.stringify(conf),
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) {
+    let msg = r.stdout.trim() || r.stderr.trim() || `exit ${r.status}`;
+    let code: number | undefined;
+    try {
+      const err = JSON.parse(r.stdout) as { code?: number; msg?: string; details?: string };
+      code = err.code;
+      msg = `${err.msg ?? msg}${err.details ? ` (${err.details})` : ''}`;
+    } catch {
+      /* not JSON */
+    }
+    throw new CniError(plugin.type, code, `CNI ${command} failed in plugin "${plugin.type}"${code ? ` [code ${code}]` : ''}: ${msg}`);
+  }
+  return r.stdout.trim() === '' ? prevResult : (JSON.parse(r.stdout) as unknown);
+}
+
+export function cniAdd(list: ConfList, inv: CniInvocation): unknown {
+  let result: unknown;
+  for (const plugin of list.plugins) result = runPlugin(list, plugin, 'ADD', inv, result);
+  return result;
+}
+
+export function cniCheck(list: ConfList, inv: CniInvocation, prevResult: unknown): void {
+  for (const plugin of list.plugins) runPlugin(list, plugin, 'CHECK', inv, prevResult);
+}
+
+export function cniDel(list: ConfList, inv: CniInvocation): void {
+  for (const plugin of [...list.plugins].reverse()) runPlugin(list, plugin, 'DEL', inv);
+}
