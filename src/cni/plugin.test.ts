@@ -30,7 +30,7 @@ function conf(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', type: 'flannel', subnetFile, dataDir: data, ...extra });
 }
 
-function run(command: string, stdin: string, env: Record<string, string | undefined> = {}): PluginOutcome {
+function run(command: string, stdin: string, env: Record<string, string | undefined> = {}): Promise<PluginOutcome> {
   return runCni({
     env: { CNI_COMMAND: command, CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/p1', CNI_IFNAME: 'eth0', CNI_PATH: `/nonexistent:${bin}`, CNI_ARGS: 'K8S_POD_NAME=p1', ...env },
     readStdin: () => stdin,
@@ -58,20 +58,20 @@ describe('flannel CNI plugin', () => {
     fakePlugin(bin, 'bridge');
   });
 
-  it('VERSION prints the versions spoken, without reading stdin', () => {
-    const o = runCni({ env: { CNI_COMMAND: 'VERSION' }, readStdin: () => assert.fail('stdin read'), programVersion: () => 'x' });
+  it('VERSION prints the versions spoken, without reading stdin', async () => {
+    const o = (await runCni({ env: { CNI_COMMAND: 'VERSION' }, readStdin: () => assert.fail('stdin read'), programVersion: () => 'x' }));
     assert.deepEqual(o, { stdout: '{"cniVersion":"1.1.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n', stderr: '', exitCode: 0 });
   });
 
-  it('without CNI_COMMAND prints what it is on stderr and exits 0 (as libcni plugins do)', () => {
-    const o = runCni({ env: {}, readStdin: () => '', programVersion: () => '9.9.9' });
+  it('without CNI_COMMAND prints what it is on stderr and exits 0 (as libcni plugins do)', async () => {
+    const o = (await runCni({ env: {}, readStdin: () => '', programVersion: () => '9.9.9' }));
     assert.equal(o.exitCode, 0);
     assert.equal(o.stdout, '');
     assert.equal(o.stderr, 'CNI Plugin flannel (flannel-ts) version 9.9.9\nCNI protocol versions supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n');
   });
 
-  it('ADD saves the delegate (sorted keys, 0600 in 0700), runs it with the same env and prints its result unchanged', () => {
-    const o = run('ADD', conf({ delegate: { hairpinMode: true, isDefaultGateway: true }, runtimeConfig: { portMappings: [] } }));
+  it('ADD saves the delegate (sorted keys, 0600 in 0700), runs it with the same env and prints its result unchanged', async () => {
+    const o = (await run('ADD', conf({ delegate: { hairpinMode: true, isDefaultGateway: true }, runtimeConfig: { portMappings: [] } })));
     assert.equal(o.exitCode, 0, o.stdout);
     assert.equal(o.stdout, ADD_RESULT);
     const saved = readFileSync(join(data, 'c1'), 'utf8');
@@ -90,37 +90,37 @@ describe('flannel CNI plugin', () => {
     assert.deepEqual(readdirSync(data), ['c1']);
   });
 
-  it("ADD passes the delegate's error through and keeps the saved file for DEL", () => {
+  it("ADD passes the delegate's error through and keeps the saved file for DEL", async () => {
     fakePlugin(bin, 'bridge', { fail: '{"code":11,"msg":"failed to allocate for range 0","details":"busy"}' });
-    const e = error(run('ADD', conf()));
+    const e = error((await run('ADD', conf())));
     assert.deepEqual(e, { cniVersion: '1.0.0', code: 11, msg: 'failed to allocate for range 0', details: 'busy' });
     assert.ok(existsSync(join(data, 'c1')));
   });
 
-  it('a delegate that fails without a CNI error is code 999 with its output', () => {
+  it('a delegate that fails without a CNI error is code 999 with its output', async () => {
     fakePlugin(bin, 'bridge', { fail: 'panic: oops', failExit: 2 });
-    const e = error(run('ADD', conf()));
+    const e = error((await run('ADD', conf())));
     assert.equal(e.code, 999);
     assert.equal(e.msg, `plugin ${join(bin, 'bridge')} (ADD) exited with status 2 without a CNI error result`);
     assert.equal(e.details, 'panic: oops');
   });
 
-  it('a missing subnet.env is code 999 naming the file and pointing at flanneld on this node', () => {
+  it('a missing subnet.env is code 999 naming the file and pointing at flanneld on this node', async () => {
     rmSync(subnetFile);
-    const e = error(run('ADD', conf()));
+    const e = error((await run('ADD', conf())));
     assert.equal(e.code, 999);
     assert.equal(e.msg, `failed to load flannel subnet file ${subnetFile}: no such file. Check that flanneld is running on this node (see the flannel pod log for this node)`);
     assert.match(e.details, /flanneld writes .* once it holds this node's subnet lease/);
     assert.equal(existsSync(data), false);
   });
 
-  it('a broken subnet.env is code 999 naming the problem', () => {
+  it('a broken subnet.env is code 999 naming the problem', async () => {
     writeFileSync(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n');
-    assert.equal(error(run('ADD', conf())).msg, `invalid flannel subnet file: ${subnetFile}: FLANNEL_MTU is missing`);
+    assert.equal(error((await run('ADD', conf()))).msg, `invalid flannel subnet file: ${subnetFile}: FLANNEL_MTU is missing`);
   });
 
-  it('a missing delegate plugin is code 999 naming it and CNI_PATH, and nothing is saved', () => {
-    const e = error(run('ADD', conf({ delegate: { type: 'macvlan' } })));
+  it('a missing delegate plugin is code 999 naming it and CNI_PATH, and nothing is saved', async () => {
+    const e = error((await run('ADD', conf({ delegate: { type: 'macvlan' } }))));
     assert.equal(e.code, 999);
     assert.equal(e.msg, `failed to find plugin "macvlan" in path [/nonexistent ${bin}] (CNI_PATH=/nonexistent:${bin})`);
     assert.match(e.details, /containernetworking-plugins/);
@@ -128,122 +128,122 @@ describe('flannel CNI plugin', () => {
     assert.equal(existsSync(data), false);
   });
 
-  it('an unsafe container ID is refused (code 4) before anything is written', () => {
+  it('an unsafe container ID is refused (code 4) before anything is written', async () => {
     for (const id of ['../../etc/cron.d/x', '/abs', '..', 'a..b', 'a/b']) {
-      const e = error(run('ADD', conf(), { CNI_CONTAINERID: id }));
+      const e = error((await run('ADD', conf(), { CNI_CONTAINERID: id })));
       assert.deepEqual([e.code, e.msg, e.details], [4, 'invalid characters in containerID', id]);
     }
     assert.equal(existsSync(data), false);
     assert.equal(existsSync(join(bin, 'bridge.ADD.stdin')), false);
   });
 
-  it('errors carry the configuration version, or 1.1.0 when it has none we speak', () => {
-    assert.equal(error(run('ADD', conf({ cniVersion: '0.3.1', delegate: 'x' }))).cniVersion, '0.3.1');
-    assert.equal(error(run('ADD', '{')).cniVersion, '1.1.0');
-    assert.deepEqual(error(run('ADD', '{')).code, 6);
+  it('errors carry the configuration version, or 1.1.0 when it has none we speak', async () => {
+    assert.equal(error((await run('ADD', conf({ cniVersion: '0.3.1', delegate: 'x' })))).cniVersion, '0.3.1');
+    assert.equal(error((await run('ADD', '{'))).cniVersion, '1.1.0');
+    assert.deepEqual(error((await run('ADD', '{'))).code, 6);
   });
 
-  it('a stdin read failure is code 5', () => {
-    const o = runCni({ env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_PATH: bin }, readStdin: () => { throw new Error('EIO'); }, programVersion: () => 'x' });
+  it('a stdin read failure is code 5', async () => {
+    const o = (await runCni({ env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_PATH: bin }, readStdin: () => { throw new Error('EIO'); }, programVersion: () => 'x' }));
     assert.deepEqual(error(o), { cniVersion: '1.1.0', code: 5, msg: 'error reading from stdin: EIO', details: '' });
   });
 
-  it('DEL replays the saved delegate, then removes it; DEL again succeeds', () => {
-    assert.equal(run('ADD', conf()).exitCode, 0);
+  it('DEL replays the saved delegate, then removes it; DEL again succeeds', async () => {
+    assert.equal((await run('ADD', conf())).exitCode, 0);
     const saved = readFileSync(join(data, 'c1'), 'utf8');
     // DEL gets the runtime's config (with prevResult); the delegate still gets what ADD saved.
-    const del = run('DEL', conf({ prevResult: JSON.parse(ADD_RESULT) as unknown }), { CNI_NETNS: undefined });
+    const del = (await run('DEL', conf({ prevResult: JSON.parse(ADD_RESULT) as unknown }), { CNI_NETNS: undefined }));
     assert.deepEqual(del, { stdout: '', stderr: '', exitCode: 0 });
     assert.equal(readFileSync(join(bin, 'bridge.DEL.stdin'), 'utf8'), saved);
     assert.match(readFileSync(join(bin, 'bridge.DEL.env'), 'utf8'), /^CNI_COMMAND=DEL$/m);
     assert.deepEqual(readdirSync(data), []);
     rmSync(join(bin, 'bridge.DEL.stdin'));
-    assert.equal(run('DEL', conf()).exitCode, 0);
+    assert.equal((await run('DEL', conf())).exitCode, 0);
     assert.equal(existsSync(join(bin, 'bridge.DEL.stdin')), false);
   });
 
-  it('DEL keeps the saved file when the delegate fails, so the runtime can retry', () => {
-    assert.equal(run('ADD', conf()).exitCode, 0);
+  it('DEL keeps the saved file when the delegate fails, so the runtime can retry', async () => {
+    assert.equal((await run('ADD', conf())).exitCode, 0);
     fakePlugin(bin, 'bridge', { fail: '{"code":999,"msg":"netlink busy"}' });
-    assert.equal(error(run('DEL', conf())).msg, 'netlink busy');
+    assert.equal(error((await run('DEL', conf()))).msg, 'netlink busy');
     assert.ok(existsSync(join(data, 'c1')));
   });
 
-  it('DEL of an unreadable saved file removes it without running a delegate', () => {
+  it('DEL of an unreadable saved file removes it without running a delegate', async () => {
     mkdirSync(data, { recursive: true });
     writeFileSync(join(data, 'c1'), 'garbage');
-    const o = run('DEL', conf());
+    const o = (await run('DEL', conf()));
     assert.equal(o.exitCode, 0);
     assert.match(o.stderr, /is not a delegate configuration; removing it/);
     assert.equal(existsSync(join(data, 'c1')), false);
   });
 
-  it('CHECK succeeds on 0.4.0+ and is code 1 before', () => {
-    assert.deepEqual(run('CHECK', conf({ cniVersion: '0.4.0' })), { stdout: '', stderr: '', exitCode: 0 });
-    assert.deepEqual(error(run('CHECK', conf({ cniVersion: '0.3.1' }))), { cniVersion: '0.3.1', code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later, the config has "0.3.1"' });
-    assert.equal(error(run('CHECK', conf(), { CNI_NETNS: '' })).code, 4);
+  it('CHECK succeeds on 0.4.0+ and is code 1 before', async () => {
+    assert.deepEqual((await run('CHECK', conf({ cniVersion: '0.4.0' }))), { stdout: '', stderr: '', exitCode: 0 });
+    assert.deepEqual(error((await run('CHECK', conf({ cniVersion: '0.3.1' })))), { cniVersion: '0.3.1', code: 1, msg: 'config version does not allow CHECK', details: 'CHECK needs cniVersion 0.4.0 or later, the config has "0.3.1"' });
+    assert.equal(error((await run('CHECK', conf(), { CNI_NETNS: '' }))).code, 4);
   });
 
-  it('STATUS succeeds when subnet.env is readable and the delegate is installed', () => {
-    assert.equal(run('STATUS', conf({ cniVersion: '1.1.0' }), { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined }).exitCode, 0);
+  it('STATUS succeeds when subnet.env is readable and the delegate is installed', async () => {
+    assert.equal((await run('STATUS', conf({ cniVersion: '1.1.0' }), { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined })).exitCode, 0);
     assert.equal(existsSync(join(bin, 'bridge.STATUS.stdin')), false, 'a 1.0.0 delegate is not asked for STATUS');
   });
 
-  it('STATUS asks a delegate that speaks 1.1.0 and passes its answer on', () => {
+  it('STATUS asks a delegate that speaks 1.1.0 and passes its answer on', async () => {
     fakePlugin(bin, 'bridge', { versions: ['1.0.0', '1.1.0'] });
-    assert.equal(run('STATUS', conf({ cniVersion: '1.1.0' })).exitCode, 0);
+    assert.equal((await run('STATUS', conf({ cniVersion: '1.1.0' }))).exitCode, 0);
     assert.match(readFileSync(join(bin, 'bridge.STATUS.stdin'), 'utf8'), /"ranges":\[\[\{"subnet":"10\.244\.1\.0\/24"\}\]\]/);
   });
 
-  it('STATUS is code 50 with the reason when subnet.env is missing or the delegate is not installed', () => {
+  it('STATUS is code 50 with the reason when subnet.env is missing or the delegate is not installed', async () => {
     rmSync(subnetFile);
-    const e = error(run('STATUS', conf({ cniVersion: '1.1.0' })));
+    const e = error((await run('STATUS', conf({ cniVersion: '1.1.0' }))));
     assert.equal(e.code, 50);
     assert.equal(e.msg, 'plugin not available');
     assert.match(e.details, new RegExp(`failed to load flannel subnet file ${subnetFile}: no such file\\. Check that flanneld is running on this node`));
     writeFileSync(subnetFile, SUBNET_ENV);
-    const e2 = error(run('STATUS', conf({ cniVersion: '1.1.0', delegate: { type: 'ipvlan' } })));
+    const e2 = error((await run('STATUS', conf({ cniVersion: '1.1.0', delegate: { type: 'ipvlan' } }))));
     assert.equal(e2.code, 50);
     assert.match(e2.details, /delegate plugin "ipvlan" is not in CNI_PATH=/);
   });
 
-  it('STATUS and GC never run a delegate type that is a path (code 2)', () => {
+  it('STATUS and GC never run a delegate type that is a path (code 2)', async () => {
     const extra = { delegate: { type: '../../../../bin/sh' } };
-    assert.equal(error(run('STATUS', conf({ cniVersion: '1.1.0', ...extra }))).code, 2);
-    assert.equal(error(run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [], ...extra }))).code, 2);
+    assert.equal(error((await run('STATUS', conf({ cniVersion: '1.1.0', ...extra })))).code, 2);
+    assert.equal(error((await run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [], ...extra })))).code, 2);
   });
 
-  it('STATUS and GC need a 1.1.0 configuration (code 1)', () => {
-    assert.equal(error(run('STATUS', conf())).msg, 'config version does not allow STATUS');
-    assert.equal(error(run('GC', conf({ 'cni.dev/valid-attachments': [] }))).msg, 'config version does not allow GC');
+  it('STATUS and GC need a 1.1.0 configuration (code 1)', async () => {
+    assert.equal(error((await run('STATUS', conf()))).msg, 'config version does not allow STATUS');
+    assert.equal(error((await run('GC', conf({ 'cni.dev/valid-attachments': [] })))).msg, 'config version does not allow GC');
   });
 
-  it("GC removes this network's saved files of containers not listed, keeps the rest", () => {
-    for (const id of ['keep1', 'stale1', 'stale2']) assert.equal(run('ADD', conf(), { CNI_CONTAINERID: id }).exitCode, 0);
+  it("GC removes this network's saved files of containers not listed, keeps the rest", async () => {
+    for (const id of ['keep1', 'stale1', 'stale2']) assert.equal((await run('ADD', conf(), { CNI_CONTAINERID: id })).exitCode, 0);
     writeFileSync(join(data, 'othernet'), JSON.stringify({ name: 'other', type: 'bridge' }));
     writeFileSync(join(data, '.old.1.tmp'), '{}');
     writeFileSync(join(data, '.new.2.tmp'), '{}');
     const old = new Date(Date.now() - 3600_000);
     utimesSync(join(data, '.old.1.tmp'), old, old);
-    const o = run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep1', ifname: 'eth0' }] }), { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined });
+    const o = (await run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep1', ifname: 'eth0' }] }), { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined }));
     assert.deepEqual(o, { stdout: '', stderr: '', exitCode: 0 });
     assert.deepEqual(readdirSync(data).sort(), ['.new.2.tmp', 'keep1', 'othernet']);
     assert.equal(existsSync(join(bin, 'bridge.GC.stdin')), false, 'a 1.0.0 delegate gets no GC');
   });
 
-  it('GC runs the delegate GC with the valid attachments when the delegate speaks 1.1.0', () => {
+  it('GC runs the delegate GC with the valid attachments when the delegate speaks 1.1.0', async () => {
     fakePlugin(bin, 'bridge', { versions: ['1.1.0'] });
     const attachments = [{ containerID: 'keep1', ifname: 'eth0' }];
-    assert.equal(run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': attachments })).exitCode, 0);
+    assert.equal((await run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': attachments }))).exitCode, 0);
     const sent = JSON.parse(readFileSync(join(bin, 'bridge.GC.stdin'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(sent['cni.dev/valid-attachments'], attachments);
     assert.equal(sent.type, 'bridge');
     assert.equal(sent.name, 'cbr0');
   });
 
-  it('GC without the attachment list removes nothing (code 7)', () => {
-    assert.equal(run('ADD', conf()).exitCode, 0);
-    assert.equal(error(run('GC', conf({ cniVersion: '1.1.0' }))).code, 7);
+  it('GC without the attachment list removes nothing (code 7)', async () => {
+    assert.equal((await run('ADD', conf())).exitCode, 0);
+    assert.equal(error((await run('GC', conf({ cniVersion: '1.1.0' })))).code, 7);
     assert.deepEqual(readdirSync(data), ['c1']);
   });
 });

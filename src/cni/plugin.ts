@@ -47,7 +47,7 @@ export function aboutText(programVersion: string): string {
   return `CNI Plugin flannel (flannel-ts) version ${programVersion}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
 }
 
-export function runCni(io: PluginIO): PluginOutcome {
+export async function runCni(io: PluginIO): Promise<PluginOutcome> {
   if (hasNoCommand(io.env)) return { stdout: '', stderr: aboutText(io.programVersion()), exitCode: 0 };
   let stdin: string | undefined;
   let stderr = '';
@@ -59,7 +59,7 @@ export function runCni(io: PluginIO): PluginOutcome {
     } catch (err) {
       throw new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const stdout = COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`) });
+    const stdout = await COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`) });
     return { stdout, stderr, exitCode: 0 };
   } catch (err) {
     const e = asCniError(err);

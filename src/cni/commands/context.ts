@@ -13,4 +13,4 @@ export interface CommandContext {
   warn: (line: string) => void;
 }
 
-export type Command = (ctx: CommandContext) => string;
+export type Command = (ctx: CommandContext) => string | Promise<string>;
