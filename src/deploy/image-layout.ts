@@ -1,0 +1,30 @@
+/**
+ * @module deploy/image-layout
+ * Where things are inside the flannel-ts image (built by the Dockerfile at the repository root)
+ * and where the DaemonSet mounts the host's directories. The Dockerfile test checks that the
+ * image puts files where these say.
+ */
+
+/** Paths inside the image. */
+export const IMAGE = {
+  /** flanneld (a shell wrapper around node dist/cli/flanneld.js), the image's ENTRYPOINT. */
+  flanneld: '/opt/bin/flanneld',
+  /** The compiled flannel CNI plugin (dist/bin/flannel from `npm run build:cni`). */
+  cniPlugin: '/opt/bin/flannel',
+  /** Debian's containernetworking-plugins package installs bridge, host-local, portmap, loopback here. */
+  referencePluginsDir: '/usr/lib/cni',
+  /** The application: dist/, node_modules/ (production only), package.json. */
+  appDir: '/app',
+} as const;
+
+/** Mount points inside the containers. */
+export const MOUNT = {
+  run: '/run/flannel',
+  config: '/etc/kube-flannel/',
+  cniConf: '/etc/cni/net.d',
+  cniBin: '/opt/cni/bin',
+  xtablesLock: '/run/xtables.lock',
+} as const;
+
+/** The file the CNI runtime reads: the ConfigMap's cni-conf.json is copied here. */
+export const CONFLIST_NAME = '10-flannel.conflist';

@@ -1,0 +1,21 @@
+/**
+ * @module deploy/objects/common
+ * Names and labels shared by the objects (upstream's names: kube-flannel, flannel, kube-flannel-cfg).
+ */
+import { v } from '../values.ts';
+
+export const NAMES = {
+  serviceAccount: 'flannel',
+  clusterRole: 'flannel',
+  clusterRoleBinding: 'flannel',
+  configMap: 'kube-flannel-cfg',
+  daemonSet: 'kube-flannel-ds',
+} as const;
+
+export const SELECTOR_LABELS = { app: 'flannel', 'k8s-app': 'flannel' } as const;
+export const LABELS = { ...SELECTOR_LABELS, tier: 'node' } as const;
+
+/** `metadata` of an object in flannel's namespace. */
+export function namespaced(name: string, labels?: Readonly<Record<string, string>>) {
+  return { name, namespace: v.ref('namespace'), ...(labels ? { labels } : {}) };
+}

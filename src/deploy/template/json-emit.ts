@@ -1,0 +1,50 @@
+/**
+ * @module deploy/template/json-emit
+ * A JSON document inside a YAML literal block, laid out exactly like `JSON.stringify(v, null, 2)`
+ * so that the rendered chart and the resolved manifest hold the same text. Conditional keys
+ * become `{{- if }}` lines; each entry but the last carries its comma, so the last entry of
+ * every object or array must be unconditional (upstream's chart uses the same trick).
+ */
+import { TemplateError } from './template-error.ts';
+import { isPlainMap, isTplNode } from './tpl.ts';
+import { type LineWriter, pad } from './line-writer.ts';
+import { condAction, interpText, quotedBody } from './actions.ts';
+
+function value(out: LineWriter, prefix: string, v: unknown, indent: number, comma: string): void {
+  if (isTplNode(v)) {
+    switch (v.$tpl) {
+      case 'ref':
+        return out.line(`${prefix}{{ toJson .Values.${v.path} }}${comma}`);
+      case 'interp':
+        return out.line(`${prefix}"${interpText(v, quotedBody)}"${comma}`);
+      default:
+        throw new TemplateError(`a ${v.$tpl} node cannot stand as a JSON value here`);
+    }
+  }
+  const isList = Array.isArray(v);
+  if (isList || isPlainMap(v)) {
+    const entries: [string | undefined, unknown][] = isList ? v.map((x) => [undefined, x]) : Object.entries(v);
+    const [open, close] = isList ? ['[', ']'] : ['{', '}'];
+    if (entries.length === 0) return out.line(`${prefix}${open}${close}${comma}`);
+    const last = entries[entries.length - 1]?.[1];
+    if (isTplNode(last) && last.$tpl === 'when') throw new TemplateError('the last entry of a JSON object or array must be unconditional');
+    out.line(`${prefix}${open}`);
+    entries.forEach(([key, item], i) => {
+      const c = i < entries.length - 1 ? ',' : '';
+      const keyText = key === undefined ? '' : `${JSON.stringify(key)}: `;
+      const start = `${pad(indent + 2)}${keyText}`;
+      if (isTplNode(item) && item.$tpl === 'when') {
+        out.conditional(item.conds.map(condAction), indent + 2, () => value(out, start, item.then, indent + 2, c));
+      } else {
+        value(out, start, item, indent + 2, c);
+      }
+    });
+    return out.line(`${pad(indent)}${close}${comma}`);
+  }
+  return out.line(`${prefix}${JSON.stringify(v)}${comma}`);
+}
+
+/** Writes the document's lines at `indent`; the text ends with one line break, as `|` keeps it. */
+export function emitJsonText(out: LineWriter, body: unknown, indent: number): void {
+  value(out, pad(indent), body, indent, '');
+}

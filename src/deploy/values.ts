@@ -1,0 +1,136 @@
+/**
+ * @module deploy/values
+ * The chart values: their type, their defaults (which are also what the plain manifest is
+ * built with) and the comments written above them in values.yaml. Names follow upstream's
+ * chart (flannel-io/flannel chart/kube-flannel/values.yaml) wherever upstream has the knob.
+ */
+import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
+import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
+import type { IToleration } from 'kubernetes-models/v1/Toleration';
+import { lookup, templateKit, type Paths } from './template/index.ts';
+
+export interface ChartValues {
+  global: {
+    imagePullSecrets: ILocalObjectReference[];
+  };
+  /** Not upstream's `.Release.Namespace`: the chart creates this namespace itself (see README). */
+  namespace: string;
+  createNamespace: boolean;
+  podCidr: string;
+  podCidrv6: string;
+  flannel: {
+    image: { repository: string; tag: string };
+    cniBinDir: string;
+    cniConfDir: string;
+    skipCNIConfigInstallation: boolean;
+    cniPluginsFromImage: string;
+    args: string[];
+    extraArgs: string[];
+    enableNFTables: boolean;
+    backend: string;
+    backendPort: number;
+    mtu: number;
+    vni: number;
+    GBP: boolean;
+    directRouting: boolean;
+    healthz: { port: number };
+    resources: IResourceRequirements;
+    tolerations: IToleration[];
+    nodeSelector: Record<string, string>;
+  };
+}
+
+export type ValuePath = Paths<ChartValues>;
+
+/** Template constructors whose paths the compiler checks against `ChartValues`. */
+export const v = templateKit<ChartValues>();
+
+/** The image repository the Dockerfile's image is tagged with (see deploy/README.md). */
+export const DEFAULT_IMAGE_REPOSITORY = 'flannel-ts';
+
+/**
+ * The health server port. Not 10256: that is kube-proxy's healthz port, bound on every node of
+ * a kubeadm cluster, and flanneld shares the host network. 8081 is upstream's chart default.
+ */
+export const DEFAULT_HEALTHZ_PORT = 8081;
+
+export function defaultValues(version: string): ChartValues {
+  return {
+    global: { imagePullSecrets: [] },
+    namespace: 'kube-flannel',
+    createNamespace: true,
+    podCidr: '10.244.0.0/16',
+    podCidrv6: '',
+    flannel: {
+      image: { repository: DEFAULT_IMAGE_REPOSITORY, tag: version },
+      cniBinDir: '/opt/cni/bin',
+      cniConfDir: '/etc/cni/net.d',
+      skipCNIConfigInstallation: false,
+      cniPluginsFromImage: 'bridge host-local portmap loopback',
+      args: ['--ip-masq', '--kube-subnet-mgr'],
+      extraArgs: [],
+      enableNFTables: false,
+      backend: 'vxlan',
+      backendPort: 0,
+      mtu: 0,
+      vni: 0,
+      GBP: false,
+      directRouting: false,
+      healthz: { port: DEFAULT_HEALTHZ_PORT },
+      resources: { requests: { cpu: '100m', memory: '50Mi' } },
+      tolerations: [{ operator: 'Exists' }],
+      nodeSelector: {},
+    },
+  };
+}
+
+/** Comments above each key in values.yaml. */
+export const VALUE_HELP: Partial<Record<ValuePath, readonly string[]>> = {
+  global: ['Settings shared with parent charts.'],
+  'global.imagePullSecrets': ['Secrets for pulling the image from a private registry, e.g. [{name: regcred}].'],
+  namespace: [
+    'Namespace for flannel\'s objects. The chart creates it (labelled for privileged pods), so install',
+    'the release anywhere, e.g. `helm install flannel deploy/chart/kube-flannel` (see deploy/README.md).',
+  ],
+  createNamespace: ['false: the namespace exists already (it must allow privileged pods: hostNetwork, hostPath).'],
+  podCidr: [
+    'The IPv4 pod network (net-conf.json "Network"); must match kubeadm\'s --pod-network-cidr.',
+    'Empty: no IPv4 ("EnableIPv4": false).',
+  ],
+  podCidrv6: ['The IPv6 pod network (net-conf.json "IPv6Network", "EnableIPv6": true); empty: IPv4 only.'],
+  flannel: ['flanneld and its CNI plugin.'],
+  'flannel.image': [
+    'One image holds flanneld and the flannel CNI plugin (upstream ships two; there is no imageCNI here).',
+    'Build it from the Dockerfile at the repository root and push it where your nodes can pull it.',
+  ],
+  'flannel.image.repository': ['e.g. registry.example.com/flannel-ts'],
+  'flannel.image.tag': ['Defaults to the flannel-ts version.'],
+  'flannel.cniBinDir': ['Host directory of CNI plugins: the flannel plugin is installed here.'],
+  'flannel.cniConfDir': ['Host directory of CNI configurations: 10-flannel.conflist is written here.'],
+  'flannel.skipCNIConfigInstallation': ['true: do not write 10-flannel.conflist (you provide the CNI configuration).'],
+  'flannel.cniPluginsFromImage': [
+    'Reference CNI plugins (space-separated) copied from the image into cniBinDir when the node has',
+    'none of that name: flannel delegates to bridge and host-local, the conflist chains portmap.',
+    'Upstream\'s manifest leaves them to the node (flannel issues 1847, 2301). Empty: copy none.',
+  ],
+  'flannel.args': ['flanneld\'s flags (see `flanneld --help`); the healthz flags and extraArgs follow them.'],
+  'flannel.extraArgs': ['More flanneld flags, appended after args, e.g. ["--iface=eth1"].'],
+  'flannel.enableNFTables': ['Masquerade and forward rules with nftables instead of iptables.'],
+  'flannel.backend': ['Backend type: vxlan or host-gw. Do not change it on a running cluster.'],
+  'flannel.backendPort': ['vxlan UDP port; 0: the kernel default, 8472.'],
+  'flannel.mtu': ['vxlan: the underlay MTU to use instead of the external interface\'s; 0: the interface\'s.'],
+  'flannel.vni': ['vxlan identifier; 0: the default, 1.'],
+  'flannel.GBP': ['vxlan Group Based Policy.'],
+  'flannel.directRouting': ['vxlan: route directly (no encapsulation) to nodes on the same L2 subnet.'],
+  'flannel.healthz': ['flanneld\'s health server (/healthz liveness, /readyz readiness) on the node\'s addresses.'],
+  'flannel.healthz.port': ['0 disables the server and the probes. Not 10256: kube-proxy listens there.'],
+  'flannel.resources': ['Resources of the flanneld container.'],
+  'flannel.tolerations': ['The default tolerates every taint: the pod network must run on every node.'],
+  'flannel.nodeSelector': ['Extra node labels to select nodes by (Linux nodes only in any case).'],
+};
+
+/** Whether the default of a value is a list or map (written with toYaml) rather than a scalar. */
+export function isStructuredValue(defaults: ChartValues, path: string): boolean {
+  const value = lookup(defaults, path);
+  return typeof value === 'object' && value !== null;
+}
