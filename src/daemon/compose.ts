@@ -4,10 +4,10 @@
  */
 import { alloc, createBackendRegistry, hostGw, vxlan } from '../backend/index.ts';
 import type { DaemonOptions } from '../config/index.ts';
-import { ConfigError } from '../errors/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
 import { EtcdSubnetManager } from '../subnet/etcd/index.ts';
+import { KubeSubnetManager } from '../subnet/kube/index.ts';
 import type { SubnetManager } from '../subnet/index.ts';
 import type { DaemonDeps } from './daemon.ts';
 import { resolveExternalInterface } from './external-interface.ts';
@@ -15,7 +15,7 @@ import { trafficRules } from './traffic-rules.ts';
 
 function createSubnetManager(options: DaemonOptions, log: Logger): SubnetManager {
   if (options.subnetManager === 'kube') {
-    throw new ConfigError('E_KUBE_UNAVAILABLE', '--kube-subnet-mgr is not available in this build yet', { hint: 'use etcd mode (--etcd-endpoints) for now' });
+    return new KubeSubnetManager({ ...options.kube, log: log.forComponent('subnet:kube') });
   }
   return new EtcdSubnetManager({ ...options.etcd, endpoints: [...options.etcd.endpoints], log: log.forComponent('subnet:etcd') });
 }

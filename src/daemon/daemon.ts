@@ -126,6 +126,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       ipMasq: options.ipMasq,
     });
     log.info(`wrote ${options.subnetFile}`, { mtu: network.mtu });
+    await deps.subnets.networkReady?.(lease, signal);
     health.ready = true;
     health.reason = '';
     resolveReady(lease);

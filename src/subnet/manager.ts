@@ -4,7 +4,7 @@
  */
 import type { NetworkConfig } from '../config/network-config.ts';
 import type { Cidr, IPAddress } from '../ip/index.ts';
-import type { Lease, LeaseAttrs, LeaseEvent } from '../lease/index.ts';
+import type { JsonValue, Lease, LeaseAttrs, LeaseEvent } from '../lease/index.ts';
 
 /** What the manager can tell the daemon about this node from earlier runs. */
 export interface NodeHints {
@@ -19,6 +19,12 @@ export interface AcquireOptions {
   signal: AbortSignal;
 }
 
+/** Backend data this node published in an earlier run, per family (e.g. vxlan's VtepMAC). */
+export interface StoredBackendData {
+  v4?: JsonValue;
+  v6?: JsonValue;
+}
+
 /** A watch delivers either deltas or, after a (re-)list, a complete snapshot. */
 export type WatchResult = { kind: 'events'; events: LeaseEvent[] } | { kind: 'snapshot'; leases: Lease[] };
 
@@ -31,6 +37,10 @@ export interface SubnetManager {
   renewLease(lease: Lease, signal: AbortSignal): Promise<Lease>;
   /** Yields a snapshot first, then events; re-lists (another snapshot) after compaction or a broken watch. Ends when `signal` aborts. */
   watchLeases(signal: AbortSignal): AsyncIterable<WatchResult>;
+  /** Optional: the backend data this node published before, so a backend can keep its VTEP MAC across restarts (kube: the node's backend-data annotations). */
+  storedBackendData?(signal: AbortSignal): Promise<StoredBackendData | undefined>;
+  /** Optional: called once the network is up (subnet.env written); kube clears the node's NetworkUnavailable condition. */
+  networkReady?(lease: Lease, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -49,9 +49,11 @@ export function incompatibilities(link: Link, spec: VxlanDeviceSpec): string[] {
 /**
  * Makes the device match `spec`. A compatible device is kept (no traffic blip) with its MAC,
  * unless `mac` asks for another; an incompatible one is deleted and re-created with the MAC it
- * had; a new one gets `mac` or a random locally administered one.
+ * had; a new one gets `mac`, else `preferredMac` (the VtepMAC this node published before, e.g. in
+ * its Kubernetes node annotation, so peers keep working after a reboot), else a random locally
+ * administered one.
  */
-export async function ensureVxlanDevice(kernel: Kernel, spec: VxlanDeviceSpec, log: Logger, mac?: Mac): Promise<EnsureResult> {
+export async function ensureVxlanDevice(kernel: Kernel, spec: VxlanDeviceSpec, log: Logger, mac?: Mac, preferredMac?: Mac): Promise<EnsureResult> {
   const existing = await kernel.getLink(spec.name);
   let keepMac = mac;
   if (existing) {
@@ -73,6 +75,9 @@ export async function ensureVxlanDevice(kernel: Kernel, spec: VxlanDeviceSpec, l
     await kernel.deleteLink(existing.index);
   } else if (mac) {
     log.warn(`${spec.name} is gone (deleted by hand?): re-creating it with MAC ${mac}`);
+  } else if (preferredMac) {
+    keepMac = preferredMac;
+    log.info(`creating ${spec.name} with the VtepMAC ${preferredMac} this node published before`);
   }
   const link = await kernel.createVxlan({
     name: spec.name,

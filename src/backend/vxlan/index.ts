@@ -9,7 +9,7 @@ import { ConfigError } from '../../errors/index.ts';
 import { baseLeaseAttrs, type BackendFactory, type Network } from '../backend.ts';
 import { PeerReconciler, type ReconcileTuning } from '../peer-reconciler.ts';
 import { watchPeers } from '../../subnet/index.ts';
-import { encodeVxlanData } from './backend-data.ts';
+import { decodeVxlanData, encodeVxlanData } from './backend-data.ts';
 import { parseVxlanConfig } from './config.ts';
 import { VxlanDataPlane } from './data-plane.ts';
 import { ensureVxlanDevice } from './device.ts';
@@ -39,9 +39,14 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
         }
         const onCreated = options.disableTxChecksumOffload ? (dev: string) => disableTxChecksumOffload(dev, init.runCommand ?? execRunner, log) : undefined;
 
+        const stored = await subnets.storedBackendData?.(signal);
+        const storedMac = (family: 4 | 6): string | undefined => {
+          const d = decodeVxlanData(family === 4 ? stored?.v4 : stored?.v6);
+          return 'vtepMac' in d ? d.vtepMac : undefined;
+        };
         const vteps: Vtep[] = [];
         for (const spec of vtepSpecs(cfg, config, extIface)) {
-          const { link } = await ensureVxlanDevice(kernel, spec, log);
+          const { link } = await ensureVxlanDevice(kernel, spec, log, undefined, storedMac(spec.family));
           vteps.push({ spec, index: link.index, mac: link.mac });
         }
         const v4 = vteps.find((v) => v.spec.family === 4);

@@ -96,6 +96,28 @@ describe('vxlan registerNetwork', () => {
     await stop();
   });
 
+  it('creates a missing device with the VtepMAC the node published before (kube annotation), not a random one', async () => {
+    const { h, stop } = await start({
+      before: async (h) => {
+        Object.assign(h.subnets, { storedBackendData: async () => ({ v4: { VNI: 1, VtepMAC: MAC_B.toUpperCase() } }) });
+      },
+    });
+    assert.equal((await h.kernel.getLink('flannel.1'))?.mac, MAC_B);
+    assert.deepEqual(h.subnets.acquired[0]?.attrs.backendData, { VNI: 1, VtepMAC: MAC_B });
+    await stop();
+  });
+
+  it('keeps a live device MAC even when the published one differs', async () => {
+    const { h, stop } = await start({
+      before: async (h) => {
+        await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450, mac: MAC_A });
+        Object.assign(h.subnets, { storedBackendData: async () => ({ v4: { VNI: 1, VtepMAC: MAC_B } }) });
+      },
+    });
+    assert.equal((await h.kernel.getLink('flannel.1'))?.mac, MAC_A);
+    await stop();
+  });
+
   it('re-creates a device with other settings, keeping its MAC', async () => {
     const { h, stop } = await start({
       before: async (h) => {
