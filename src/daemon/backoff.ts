@@ -1,24 +1,10 @@
 /**
  * @module daemon/backoff
- * Abortable sleeps and retry-with-backoff for the daemon's waits (etcd down, config missing).
+ * Retry-with-backoff for the daemon's waits (etcd down, config missing).
  */
+import { sleep } from '../async/index.ts';
 import { isAbortError, describeError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export interface RetryOptions {
   what: string;

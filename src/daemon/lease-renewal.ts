@@ -7,7 +7,7 @@ import { describeError, isAbortError } from '../errors/index.ts';
 import { isReservation, type Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { SubnetManager } from '../subnet/index.ts';
-import { sleep } from './backoff.ts';
+import { sleep } from '../async/index.ts';
 
 export interface RenewalOptions {
   subnets: SubnetManager;

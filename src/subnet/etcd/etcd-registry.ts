@@ -4,7 +4,7 @@
  * renewed by re-putting the key with a fresh lease, as upstream does).
  */
 import { Etcd3, EtcdLeaseInvalidError, type ICompare, type IRequestOp } from 'etcd3';
-import { abortable, withTimeout } from './async.ts';
+import { abortable, withTimeout } from '../../async/index.ts';
 import { toDatastoreError, unavailableError } from './errors.ts';
 import { buildClientOptions, DEFAULT_REQUEST_TIMEOUT_MS, normaliseEndpoints, type EtcdConnectionOptions } from './options.ts';
 import type { KeyValue, PutOptions, Registry, WatchBatch } from './registry.ts';

@@ -9,7 +9,7 @@ import { describeError, isAbortError, DatastoreError } from '../../errors/index.
 import { decodeLeaseAttrs, type Lease, type LeaseAttrs, type LeaseEvent } from '../../lease/index.ts';
 import type { SubnetPair } from '../../ip/index.ts';
 import type { WatchResult } from '../manager.ts';
-import { Backoff, sleep } from './async.ts';
+import { Backoff, sleep } from '../../async/index.ts';
 import type { ManagerContext } from './context.ts';
 import { E_ETCD_COMPACTED } from './errors.ts';
 import { decodeEntry, toLease } from './keys.ts';

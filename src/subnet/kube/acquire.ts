@@ -13,7 +13,7 @@ import type { Lease, LeaseAttrs } from '../../lease/index.ts';
 import type { AcquireOptions } from '../manager.ts';
 import type { NodeView } from './api.ts';
 import { annotationChanges, desiredAnnotations } from './annotations.ts';
-import { sleep } from './async.ts';
+import { sleep } from '../../async/index.ts';
 import type { KubeContext } from './context.ts';
 import { E_KUBE_NOT_FOUND, isKubeError } from './errors.ts';
 import { NEVER, podCidrsOf, type Families, type PodCidrs } from './node-lease.ts';

@@ -6,7 +6,7 @@
  */
 import { describeError } from '../../errors/index.ts';
 import type { NodeCondition } from './api.ts';
-import { Backoff, sleep } from './async.ts';
+import { Backoff, sleep } from '../../async/index.ts';
 import type { KubeContext } from './context.ts';
 import { E_KUBE_AUTH, E_KUBE_FORBIDDEN, E_KUBE_NOT_FOUND, isKubeError } from './errors.ts';
 

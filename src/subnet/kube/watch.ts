@@ -8,7 +8,7 @@
  */
 import { describeError } from '../../errors/index.ts';
 import type { WatchResult } from '../manager.ts';
-import { Backoff, pause } from './async.ts';
+import { Backoff, pause } from '../../async/index.ts';
 import type { KubeContext } from './context.ts';
 import { E_KUBE_GONE, isKubeError } from './errors.ts';
 import { LeaseFeed } from './lease-feed.ts';

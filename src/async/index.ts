@@ -1,6 +1,7 @@
 /**
- * @module subnet/etcd/async
- * Small promise helpers: abortable waits and a capped exponential backoff with jitter.
+ * @module async
+ * Promise helpers shared by the daemon and the datastore clients: abortable waits, timeouts and a
+ * capped exponential backoff with jitter.
  */
 
 function abortReason(signal: AbortSignal): unknown {
@@ -53,6 +54,16 @@ export async function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Sleeps `ms`; false when `signal` aborted first. */
+export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class Backoff {
