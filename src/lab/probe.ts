@@ -9,10 +9,20 @@ import { nsExec, nsSpawn } from './netns.ts';
 export const ECHO_PORT = 7000;
 const ECHO_SERVER = `require('node:net').createServer((c) => c.once('data', (d) => c.end('echo:' + d))).listen(${ECHO_PORT});`;
 
-/** Starts the echo server in `ns` (it dies with the namespace's processes). */
-export function startEchoServer(ns: string): ChildProcess {
+const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Starts the echo server in `ns` (it dies with the namespace's processes) and returns once it
+ * listens: a probe right after a pod is created must not race Node's start-up.
+ */
+export function startEchoServer(ns: string, timeoutMs = 15_000): ChildProcess {
   const child = nsSpawn(ns, process.execPath, ['-e', ECHO_SERVER], { stdio: 'ignore', detached: true });
   child.unref();
+  const deadline = Date.now() + timeoutMs;
+  while (nsExec(ns, 'ss', ['-Hltn', `sport = :${ECHO_PORT}`]).trim() === '') {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the TCP echo server in ${ns} did not start listening on port ${ECHO_PORT}`);
+    pause(25);
+  }
   return child;
 }
 

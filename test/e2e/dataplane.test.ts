@@ -173,13 +173,18 @@ for (const combo of COMBOS) {
         const before = { subnet: subnetOf(n1).toString(), ...(isVxlan ? vtep(n1) : {}) };
         const from = pods.get(2) as TestPod;
         const to = pods.get(1) as TestPod;
-        const pinger = from.ns.spawn('ping', ['-c', '30', '-i', '0.1', '-W', '1', to.ip]);
+        // Ping for as long as the restart takes (however slow the machine), then stop it.
+        const pinger = from.ns.spawn('ping', ['-i', '0.1', '-W', '1', to.ip]);
+        const closed = new Promise<number | null>((r) => pinger.on('close', r));
         let out = '';
         pinger.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+        await new Promise((r) => setTimeout(r, 500));
         await cluster.stopFlanneld(n1);
         cluster.startFlanneld(n1);
         await cluster.waitReady(n1);
-        const code = await new Promise<number | null>((r) => pinger.on('close', r));
+        await new Promise((r) => setTimeout(r, 500));
+        pinger.kill('SIGINT');
+        const code = await closed;
         assert.equal(code, 0, out);
         assert.match(out, / 0% packet loss/, out);
         const afterRestart = { subnet: subnetOf(n1).toString(), ...(isVxlan ? vtep(n1) : {}) };
