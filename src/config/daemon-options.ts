@@ -46,7 +46,6 @@ export interface DaemonOptions {
   readonly iptablesForwardRules: boolean;
   readonly vxlanDisableTxChecksumOffload: boolean;
   readonly healthz?: { readonly ip: string; readonly port: number };
-  readonly metricsPort: number;
   readonly logFormat: 'json' | 'text';
   readonly verbosity: number;
   readonly showVersion: boolean;
@@ -227,7 +226,6 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     iptablesForwardRules: r.bool('iptables-forward-rules'),
     vxlanDisableTxChecksumOffload: r.bool('vxlan-disable-tx-checksum-offload'),
     ...(healthzPort > 0 ? { healthz: { ip: healthzIP, port: healthzPort } } : {}),
-    metricsPort: r.int('metrics-port', 0, 65535),
     logFormat,
     verbosity: r.int('v', 0, 10),
     showVersion: r.bool('version'),

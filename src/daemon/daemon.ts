@@ -28,8 +28,6 @@ export interface DaemonDeps {
   readonly resolveExternalInterface: (signal: AbortSignal) => Promise<ExternalInterface>;
   /** Installs and resyncs iptables/nftables rules; absent means no rule management. */
   readonly traffic?: TrafficSetup;
-  /** Extra HTTP routes on the health server (metrics). */
-  readonly httpRoutes?: (path: string) => { status: number; body: string; type?: string } | undefined;
 }
 
 export interface DaemonHandle {
@@ -61,7 +59,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
 
   const healthPort = (async () => {
     if (!options.healthz) return undefined;
-    healthServer = await startHealthServer(options.healthz.ip, options.healthz.port, health, deps.httpRoutes);
+    healthServer = await startHealthServer(options.healthz.ip, options.healthz.port, health);
     log.info(`health server listening on ${options.healthz.ip}:${healthServer.port} (/healthz, /readyz)`);
     return healthServer.port;
   })();

@@ -17,7 +17,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(ip: string, port: number, state: HealthState, extra?: (path: string) => { status: number; body: string; type?: string } | undefined): Promise<HealthServer> {
+export async function startHealthServer(ip: string, port: number, state: HealthState): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
@@ -26,8 +26,6 @@ export async function startHealthServer(ip: string, port: number, state: HealthS
     };
     if (path === '/healthz') return reply(200, 'ok\n');
     if (path === '/readyz') return state.ready ? reply(200, 'ok\n') : reply(503, `not ready: ${state.reason}\n`);
-    const r = extra?.(path);
-    if (r) return reply(r.status, r.body, r.type);
     reply(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {
