@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   log.info(`flanneld (flannel-ts) ${VERSION} starting`, { subnetManager: options.subnetManager, subnetFile: options.subnetFile });
   let handle;
   try {
-    handle = startDaemon(composeDaemon(options, log));
+    handle = startDaemon(await composeDaemon(options, log));
   } catch (err) {
     reportError('flanneld', err);
     return 1;

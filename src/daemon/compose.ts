@@ -6,27 +6,28 @@ import { alloc, createBackendRegistry, hostGw, vxlan } from '../backend/index.ts
 import type { DaemonOptions } from '../config/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
-import { EtcdSubnetManager } from '../subnet/etcd/index.ts';
-import { KubeSubnetManager } from '../subnet/kube/index.ts';
 import type { SubnetManager } from '../subnet/index.ts';
 import type { DaemonDeps } from './daemon.ts';
 import { resolveExternalInterface } from './external-interface.ts';
 import { trafficRules } from './traffic-rules.ts';
 
-function createSubnetManager(options: DaemonOptions, log: Logger): SubnetManager {
+/** Only the datastore client in use is loaded (the Kubernetes client alone is tens of MiB). */
+async function createSubnetManager(options: DaemonOptions, log: Logger): Promise<SubnetManager> {
   if (options.subnetManager === 'kube') {
+    const { KubeSubnetManager } = await import('../subnet/kube/index.ts');
     return new KubeSubnetManager({ ...options.kube, log: log.forComponent('subnet:kube') });
   }
+  const { EtcdSubnetManager } = await import('../subnet/etcd/index.ts');
   return new EtcdSubnetManager({ ...options.etcd, endpoints: [...options.etcd.endpoints], log: log.forComponent('subnet:etcd') });
 }
 
-export function composeDaemon(options: DaemonOptions, log: Logger): DaemonDeps {
+export async function composeDaemon(options: DaemonOptions, log: Logger): Promise<DaemonDeps> {
   const kernel = createNetlinkKernel();
   return {
     options,
     log,
     kernel,
-    subnets: createSubnetManager(options, log),
+    subnets: await createSubnetManager(options, log),
     backends: createBackendRegistry([vxlan(), hostGw(), alloc()]),
     resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
     traffic: trafficRules(options, log),
