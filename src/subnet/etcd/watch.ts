@@ -5,7 +5,7 @@
  * leads to a new list and snapshot, which LeaseWatcher.reset diffs: peers are never dropped or
  * invented silently. Retries with backoff while etcd is down; ends when the signal aborts.
  */
-import { describeError, isAbortError, DatastoreError } from '../../errors/index.ts';
+import { describeError, DatastoreError } from '../../errors/index.ts';
 import { decodeLeaseAttrs, type Lease, type LeaseAttrs, type LeaseEvent } from '../../lease/index.ts';
 import type { SubnetPair } from '../../ip/index.ts';
 import type { WatchResult } from '../manager.ts';
@@ -40,42 +40,30 @@ class LeaseDecoder {
       if (pair && attrs) good.push({ kv, pair, attrs });
       else this.#warn(kv, problem ?? 'unreadable');
     }
-    const expiration = await expirations.ofAll(
-      good.map((e) => e.kv),
-      signal,
-    );
     this.#attrs.clear();
     const leases = good.map(({ kv, pair, attrs }) => {
       this.#attrs.set(kv.key, attrs);
-      return toLease(pair, attrs, kv, expiration.get(kv.key));
+      return toLease(pair, attrs, kv, expirations.bound(kv, this.#ctx.ttlSeconds));
     });
     return { leases, revision };
   }
 
-  async events(batch: readonly WatchEvent[], signal: AbortSignal): Promise<LeaseEvent[]> {
+  events(batch: readonly WatchEvent[]): LeaseEvent[] {
     const out: LeaseEvent[] = [];
     for (const ev of batch) {
-      const e = ev.type === 'put' ? await this.#added(ev.kv, signal) : this.#removed(ev);
+      const e = ev.type === 'put' ? this.#added(ev.kv) : this.#removed(ev);
       if (e) out.push(e);
     }
     return out;
   }
 
-  async #added(kv: KeyValue, signal: AbortSignal): Promise<LeaseEvent | undefined> {
+  #added(kv: KeyValue): LeaseEvent | undefined {
     const e = decodeEntry(this.#ctx.layout, kv);
     if (e.problem || !e.pair || !e.attrs) {
       this.#warn(kv, e.problem ?? 'unreadable');
       return undefined;
     }
-    let expiration: Date | undefined;
-    try {
-      expiration = await this.#ctx.expirations.of(kv, signal);
-    } catch (err) {
-      if (isAbortError(err)) throw err;
-      // Not worth breaking the watch for: peers only need the subnet and the attributes.
-      expiration = new Date(this.#ctx.now() + this.#ctx.ttlSeconds * 1000);
-      this.#ctx.log.debug(`cannot read the TTL of ${kv.key}; assuming a full one`, { error: describeError(err) });
-    }
+    const expiration = this.#ctx.expirations.bound(kv, this.#ctx.ttlSeconds);
     this.#attrs.set(kv.key, e.attrs);
     return { type: 'added', lease: toLease(e.pair, e.attrs, kv, expiration) };
   }
@@ -134,7 +122,7 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
     try {
       const from = (BigInt(snap.revision) + 1n).toString();
       for await (const batch of registry.watch(layout.subnetsPrefix, from, signal)) {
-        const events = await decoder.events(batch.events, signal);
+        const events = decoder.events(batch.events);
         if (events.length > 0) yield { kind: 'events', events };
       }
       if (signal.aborted) return;
