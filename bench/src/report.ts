@@ -1,0 +1,218 @@
+/**
+ * The benchmark report: one JSON document (latest.json) and a Markdown summary (latest.md) with
+ * every metric beside its floor, the ratio, and pass/miss for the targets of issue #6.
+ */
+import type { CniResult } from './cni.ts';
+import type { BackendControlPlane } from './convergence.ts';
+import type { BenchOptions } from './context.ts';
+import type { ProfileSummary } from './profile.ts';
+import type { BackendThroughput } from './throughput.ts';
+
+export interface Target {
+  id: string;
+  what: string;
+  measured: string;
+  value: number | null;
+  limit: string;
+  /** null: not measured in this run. */
+  pass: boolean | null;
+}
+
+export interface BenchReport {
+  schema: 1;
+  /** The run's namespace prefix. */
+  runId: string;
+  mode: 'full' | 'smoke';
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  git: { commit: string; dirtyFiles: number };
+  build: string;
+  options: Omit<BenchOptions, 'sections' | 'outDir'> & { sections: string[] };
+  controlPlane: BackendControlPlane[];
+  cni?: CniResult;
+  throughput: BackendThroughput[];
+  profiles: ProfileSummary[];
+  targets: Target[];
+  notes: string[];
+}
+
+const fmt = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+
+export function evaluateTargets(r: Pick<BenchReport, 'controlPlane' | 'cni' | 'throughput'>): Target[] {
+  const targets: Target[] = [];
+  for (const cp of r.controlPlane) {
+    const big = [...cp.sizes].sort((a, b) => b.n - a.n)[0];
+    targets.push({
+      id: `convergence-${cp.backend}`,
+      what: `convergence at N = ${big?.n ?? 5000} (${cp.backend}), kernel programming vs ip/bridge -batch`,
+      measured: big ? `${fmt(big.ours.kernelMedianMs)} ms vs ${fmt(big.floor.medianMs)} ms` : 'not measured',
+      value: big ? big.ratioKernel : null,
+      limit: '≤ 1.3x',
+      pass: big ? big.ratioKernel <= 1.3 : null,
+    });
+  }
+  const lat = r.controlPlane.find((c) => c.latency)?.latency;
+  targets.push({
+    id: 'lease-latency-p99',
+    what: `single new lease → route, p99 (vxlan, N = ${lat?.n ?? 1000}, ${lat?.events ?? 200} events)`,
+    measured: lat ? `p99 ${fmt(lat.routeMs.p99)} ms (p50 ${fmt(lat.routeMs.p50)} ms)` : 'not measured',
+    value: lat ? lat.routeMs.p99 : null,
+    limit: '≤ 20 ms',
+    pass: lat ? lat.routeMs.p99 <= 20 && lat.timeouts === 0 : null,
+  });
+  targets.push({
+    id: 'cni-add-median',
+    what: 'CNI ADD median vs delegate-only (bridge + host-local)',
+    measured: r.cni ? `${fmt(r.cni.add.ours.p50)} ms vs ${fmt(r.cni.add.floor.p50)} ms` : 'not measured',
+    value: r.cni ? r.cni.add.ratioP50 : null,
+    limit: '≤ 1.6x',
+    pass: r.cni ? r.cni.add.ratioP50 <= 1.6 : null,
+  });
+  for (const t of r.throughput) {
+    targets.push({
+      id: `throughput-${t.backend}`,
+      what: `${t.backend} throughput pod → pod vs hand-built pods over ${t.backend === 'vxlan' ? 'hand-built VXLAN' : 'static routes'}`,
+      measured: `${fmt(t.podToPod.gbps, 2)} vs ${fmt(t.podFloor.gbps, 2)} Gbit/s`,
+      value: t.ratioPod,
+      limit: '≥ 0.95x',
+      pass: t.ratioPod >= 0.95,
+    });
+  }
+  for (const cp of r.controlPlane) {
+    const loaded = cp.resources.loaded;
+    targets.push({
+      id: `rss-${cp.backend}`,
+      what: `flanneld RSS with ${loaded?.peers ?? 5000} peers (${cp.backend})`,
+      measured: loaded ? `${fmt(loaded.rssMiB)} MiB (peak ${fmt(loaded.hwmMiB)} MiB)` : 'not measured',
+      value: loaded ? loaded.rssMiB : null,
+      limit: '≤ 80 MiB',
+      pass: loaded ? loaded.rssMiB <= 80 : null,
+    });
+  }
+  return targets;
+}
+
+const verdict = (p: boolean | null): string => (p === null ? 'n/a' : p ? '**pass**' : '**MISS**');
+
+export function renderMarkdown(r: BenchReport): string {
+  const out: string[] = [];
+  const line = (s = ''): void => {
+    out.push(s);
+  };
+  line(`# flannel-ts benchmarks${r.mode === 'smoke' ? ' (smoke run: tiny sizes, not performance numbers)' : ''}`);
+  line();
+  line(`Run ${r.startedAt} (${Math.round(r.durationS)} s), commit ${r.git.commit.slice(0, 12)}${r.git.dirtyFiles ? ` + ${r.git.dirtyFiles} changed files` : ''}; ${r.build}.`);
+  line(`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}; load average ${r.machine.loadAvgStart.map((x) => x.toFixed(2)).join(' ')} at start, ${r.machine.loadAvgEnd.map((x) => x.toFixed(2)).join(' ')} at the end.`);
+  line('Every metric is compared with a floor measured in the same run, so ratios survive a noisy machine better than absolute numbers. `npm run bench` regenerates this file (see bench/README.md).');
+  line();
+  line('## Targets');
+  line();
+  line('| target | measured | ratio / value | limit | result |');
+  line('| --- | --- | --- | --- | --- |');
+  for (const t of r.targets) line(`| ${t.what} | ${t.measured} | ${fmt(t.value, 2)} | ${t.limit} | ${verdict(t.pass)} |`);
+  line();
+
+  if (r.controlPlane.some((c) => c.sizes.length > 0)) {
+    line('## Control-plane convergence');
+    line();
+    line('N fake peer leases in etcd, then flanneld started in a fresh node namespace; done when every route (and, for vxlan, neighbour and FDB entry) of every peer is in that namespace\'s kernel (watched with rtnetlink notifications and confirmed with dumps by an agent in the namespace). Floor: the same objects with `ip -batch` (neighbours, routes) and `bridge -batch` (FDB) in a fresh namespace, alternating with our runs. Medians of the iterations.');
+    line();
+    line('| backend | N | floor | ours: programming | ratio | ours: from spawn | ratio | boot | lease/startup | etcd read | plan + log | kernel |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const cp of r.controlPlane) {
+      for (const s of cp.sizes) {
+        const med = (k: 'bootMs' | 'startupMs' | 'etcdReadMs' | 'planMs'): string => {
+          const xs = s.ours.runs.map((x) => x.split[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+          return xs.length ? fmt(xs[Math.floor((xs.length - 1) / 2)]) : '–';
+        };
+        line(
+          `| ${cp.backend} | ${s.n} | ${fmt(s.floor.medianMs)} ms | ${fmt(s.ours.kernelMedianMs)} ms | ${fmt(s.ratioKernel, 2)}x | ${fmt(s.ours.totalMedianMs)} ms | ${fmt(s.ratioTotal, 2)}x | ${med('bootMs')} | ${med('startupMs')} | ${med('etcdReadMs')} | ${med('planMs')} | ${fmt(s.ours.kernelMedianMs)} |`,
+        );
+      }
+    }
+    line();
+    line('Split (ms, from flanneld\'s log and the agent): *boot* spawn → first log line; *lease/startup* → subnet.env written (config, lease, device, rules); *etcd read* → first "Subnet added" (list + one TTL lookup per etcd lease + decode); *plan + log* → first peer object in the kernel (per-peer log lines, planning, device checks, kernel dumps); *kernel* → last peer object.');
+    line();
+  }
+  const lat = r.controlPlane.find((c) => c.latency)?.latency;
+  if (lat) {
+    line(`## Single new lease → route (vxlan, N = ${lat.n})`);
+    line();
+    line('One lease at a time is put into etcd by the agent in the node namespace, which also listens for the route notification (same process, same clock); 20–60 ms between events.');
+    line();
+    line('| | p50 | p99 | max | events | timeouts |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: |');
+    line(`| put issued → route in kernel | ${fmt(lat.routeMs.p50, 2)} ms | ${fmt(lat.routeMs.p99, 2)} ms | ${fmt(lat.routeMs.max, 2)} ms | ${lat.events} | ${lat.timeouts} |`);
+    line(`| put issued → etcd answered | ${fmt(lat.putMs.p50, 2)} ms | ${fmt(lat.putMs.p99, 2)} ms | ${fmt(lat.putMs.max, 2)} ms | | |`);
+    line();
+    line(`Slowest events (latency @ seconds after flanneld started; flanneld re-checks every peer every 10 s): ${lat.slowest.map((s) => `${fmt(s.routeMs)} ms @ ${fmt(s.atS, 2)} s`).join(', ')}.`);
+    line();
+  }
+  if (r.cni) {
+    const c = r.cni;
+    line(`## CNI ADD/DEL latency (${c.pods} pods)`);
+    line();
+    line('Full plugin call: the compiled `flannel` plugin with its bridge + host-local delegates. Floor: `/usr/lib/cni/bridge` run directly with the delegate configuration the plugin saved for the same pod. Timed inside the node namespace, ours and floor alternating per pod.');
+    line();
+    line('| | ours p50 | ours p99 | floor p50 | floor p99 | ratio p50 | ratio p99 |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    line(`| ADD | ${fmt(c.add.ours.p50, 2)} ms | ${fmt(c.add.ours.p99, 2)} ms | ${fmt(c.add.floor.p50, 2)} ms | ${fmt(c.add.floor.p99, 2)} ms | ${fmt(c.add.ratioP50, 2)}x | ${fmt(c.add.ratioP99, 2)}x |`);
+    line(`| DEL | ${fmt(c.del.ours.p50, 2)} ms | ${fmt(c.del.ours.p99, 2)} ms | ${fmt(c.del.floor.p50, 2)} ms | ${fmt(c.del.floor.p99, 2)} ms | ${fmt(c.del.ratioP50, 2)}x | ${fmt(c.del.ratioP99, 2)}x |`);
+    line();
+  }
+  if (r.throughput.length) {
+    line('## Throughput (iperf3 TCP, best of runs)');
+    line();
+    line('All between the same two node namespaces (pods: one per node, through the CNI plugin). Floors are hand-built in the same namespaces: a kernel VXLAN device pair with the same MTU (vxlan) or static routes (host-gw); the *pod* floor adds hand-built pods with the same plumbing as the CNI\'s (a veth into a bridge on each node), so pod/pod-floor compares like with like. *node → node* is node1 → node2\'s cni0 address over flannel\'s route.');
+    line();
+    line('| backend | pod → pod | hand-built pod → pod | ratio | node → node (flannel) | node → node floor | ratio | bare veth | MTU | flannel.1 tx checksum offload |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const t of r.throughput) {
+      line(
+        `| ${t.backend} | ${fmt(t.podToPod.gbps, 2)} | ${fmt(t.podFloor.gbps, 2)} | ${fmt(t.ratioPod, 2)}x | ${fmt(t.nodeToNode.gbps, 2)} | ${fmt(t.floor.gbps, 2)} | ${fmt(t.ratioNode, 2)}x | ${fmt(t.bareVeth.gbps, 2)} | ${t.mtu.flannel ?? '–'} | ${t.txChecksumOffload ?? '–'} |`,
+      );
+    }
+    line();
+    line('Gbit/s.');
+    for (const t of r.throughput) {
+      if (t.podToPodOffloadOn) {
+        line(`Diagnostic (${t.backend}): pod → pod with flannel.1's TX checksum offload turned back on (\`ethtool -K flannel.1 tx-checksum-ip-generic on\` on both nodes): ${fmt(t.podToPodOffloadOn.gbps, 2)} Gbit/s, ${fmt(t.podFloor.gbps > 0 ? t.podToPodOffloadOn.gbps / t.podFloor.gbps : NaN, 2)}x the hand-built pod floor.`);
+      }
+    }
+    line();
+  }
+  if (r.controlPlane.some((c) => c.resources.idle || c.resources.loaded)) {
+    line('## flanneld memory and CPU');
+    line();
+    line('| backend | peers | RSS | peak RSS | CPU time since start | CPU while idle | threads |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const cp of r.controlPlane) {
+      for (const s of [cp.resources.idle, cp.resources.loaded]) {
+        if (!s) continue;
+        line(`| ${cp.backend} | ${s.peers} | ${fmt(s.rssMiB)} MiB | ${fmt(s.hwmMiB)} MiB | ${fmt(s.cpuSeconds, 2)} s | ${fmt(s.idleCpuPerSecond * 100, 2)} % of a core (over ${fmt(s.windowMs / 1000)} s) | ${s.threads} |`);
+      }
+    }
+    line();
+  }
+  if (r.profiles.length) {
+    line('## CPU profiles (flanneld, self time)');
+    line();
+    for (const p of r.profiles) {
+      line(`${p.file}: ${p.busyMs} ms busy of ${p.totalMs} ms (GC ${p.gcMs} ms)`);
+      line();
+      line('| self ms | % | function | where |');
+      line('| ---: | ---: | --- | --- |');
+      for (const h of p.top.slice(0, 10)) line(`| ${h.selfMs} | ${h.selfPct} | \`${h.fn}\` | ${h.where} |`);
+      line();
+    }
+  }
+  if (r.notes.length) {
+    line('## Notes');
+    line();
+    for (const n of r.notes) line(`- ${n}`);
+    line();
+  }
+  return out.join('\n');
+}
