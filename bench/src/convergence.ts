@@ -53,6 +53,9 @@ export interface ConvergenceSize {
 
 export interface ResourceSample extends ProcStats {
   peers: number;
+  /** Highest and lowest VmRSS seen during the window (sampled every second). */
+  rssMaxMiB: number;
+  rssMinMiB: number;
   /** CPU seconds spent during an idle window, per second of wall time. */
   idleCpuPerSecond: number;
   windowMs: number;
@@ -201,13 +204,26 @@ export async function runControlPlane(ctx: BenchContext, backend: Backend): Prom
   };
   const sample = async (peerCount: number): Promise<ResourceSample> => {
     if (running === undefined) throw new Error('flanneld is not running');
+    const pid = running;
     await sleep(o.settleMs);
-    const before = procStats(running);
+    const before = procStats(pid);
     const t0 = performance.now();
-    await sleep(o.cpuWindowMs);
-    const after = procStats(running);
+    // RSS moves with V8's garbage collection (each periodic reconcile pass leaves garbage): watch it over the window.
+    const rss: number[] = [before.rssMiB];
+    while (performance.now() - t0 < o.cpuWindowMs) {
+      await sleep(Math.min(1000, o.cpuWindowMs));
+      rss.push(procStats(pid).rssMiB);
+    }
+    const after = procStats(pid);
     const windowMs = performance.now() - t0;
-    return { ...after, peers: peerCount, idleCpuPerSecond: round((after.cpuSeconds - before.cpuSeconds) / (windowMs / 1000), 4), windowMs: round(windowMs, 0) };
+    return {
+      ...after,
+      rssMaxMiB: Math.max(...rss, after.rssMiB),
+      rssMinMiB: Math.min(...rss, after.rssMiB),
+      peers: peerCount,
+      idleCpuPerSecond: round((after.cpuSeconds - before.cpuSeconds) / (windowMs / 1000), 4),
+      windowMs: round(windowMs, 0),
+    };
   };
 
   try {

@@ -33,7 +33,7 @@ export const FULL: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   iperfSeconds: 3,
   iperfRuns: 2,
   settleMs: 5000,
-  cpuWindowMs: 12_000,
+  cpuWindowMs: 25_000,
   build: 'build',
 };
 

@@ -77,6 +77,7 @@ describe('benchmark harness (smoke)', { skip }, () => {
         assert.ok(sample, `${cp.backend} ${name}`);
         positive(sample.rssMiB, `${cp.backend} ${name} RSS`);
         assert.ok(sample.rssMiB < 1024, `${cp.backend} ${name} RSS ${sample.rssMiB} MiB is not a plausible flanneld`);
+        assert.ok(sample.rssMaxMiB >= sample.rssMinMiB && sample.rssMaxMiB >= sample.rssMiB, `${cp.backend} ${name}: RSS range ${sample.rssMinMiB}–${sample.rssMaxMiB}`);
         assert.ok(sample.cpuSeconds >= 0);
       }
       assert.equal(cp.resources.loaded?.peers, 50);
