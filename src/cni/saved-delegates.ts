@@ -92,6 +92,16 @@ export function removeDelegate(dataDir: string, containerId: string): void {
   }
 }
 
+/** Entries of `dir`; none when it does not exist (yet). */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
 export interface SavedEntry {
   containerId: string;
   path: string;
@@ -99,13 +109,7 @@ export interface SavedEntry {
 
 /** Saved delegate files in `dataDir` (names that are valid container IDs); none when it does not exist. */
 export function listDelegates(dataDir: string): SavedEntry[] {
-  let names: string[];
-  try {
-    names = readdirSync(dataDir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
+  const names = namesIn(dataDir);
   const out: SavedEntry[] = [];
   for (const name of names) {
     try {
@@ -120,13 +124,7 @@ export function listDelegates(dataDir: string): SavedEntry[] {
 
 /** Removes temp files left by an ADD that died between write and rename, if older than `olderThanMs`. */
 export function removeStaleTempFiles(dataDir: string, olderThanMs: number, now = Date.now()): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dataDir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
+  const names = namesIn(dataDir);
   const removed: string[] = [];
   for (const name of names) {
     if (!name.startsWith(TMP_PREFIX) || !name.endsWith(TMP_SUFFIX)) continue;
