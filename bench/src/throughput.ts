@@ -21,7 +21,8 @@ import { runCni, DEBIAN_CNI_DIR, type CniResult } from './cni.ts';
 import type { BenchContext, Backend } from './context.ts';
 import { ratio, round } from './stats.ts';
 
-const IPERF_PORT = '5201';
+const IPERF_BASE_PORT = 5201;
+let iperfCalls = 0;
 const FLOOR_VNI = '4242';
 const FLOOR_PORT = '4789';
 
@@ -53,14 +54,32 @@ export interface BackendThroughput {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * An iperf3 server in `ns` on a port of its own (a previous server may still hold the last one),
+ * returned once it listens: under load its start-up can outlast any fixed retry window.
+ */
+async function startIperfServer(ns: string): Promise<{ port: string; stop: () => void }> {
+  const port = String(IPERF_BASE_PORT + (iperfCalls++ % 200));
+  const server = nsSpawn(ns, 'iperf3', ['-s', '-p', port], { stdio: 'ignore' });
+  const deadline = Date.now() + 20_000;
+  while (nsExec(ns, 'ss', ['-Hltn', `sport = :${port}`]).trim() === '') {
+    if (server.exitCode !== null || Date.now() > deadline) {
+      server.kill('SIGKILL');
+      throw new Error(`iperf3 server in ${ns} did not listen on port ${port}`);
+    }
+    await sleep(50);
+  }
+  return { port, stop: () => server.kill('SIGKILL') };
+}
+
 /** Best of `runs` iperf3 runs from `fromNs` to a server started in `toNs`. */
 async function iperf(fromNs: string, toNs: string, ip: string, seconds: number, runs: number): Promise<IperfResult> {
-  const server = nsSpawn(toNs, 'iperf3', ['-s', '-p', IPERF_PORT], { stdio: 'ignore' });
+  const server = await startIperfServer(toNs);
   try {
     const results: number[] = [];
     for (let r = 0; r < runs; r++) {
       for (let attempt = 0; ; attempt++) {
-        const res = spawnSync('ip', ['netns', 'exec', fromNs, 'iperf3', '-c', ip, '-p', IPERF_PORT, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+        const res = spawnSync('ip', ['netns', 'exec', fromNs, 'iperf3', '-c', ip, '-p', server.port, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
         let j: { end?: { sum_received?: { bits_per_second?: number } }; error?: string } = {};
         try {
           j = JSON.parse(res.stdout) as typeof j;
@@ -79,7 +98,7 @@ async function iperf(fromNs: string, toNs: string, ip: string, seconds: number, 
     }
     return { gbps: Math.max(...results), runsGbps: results };
   } finally {
-    server.kill('SIGKILL');
+    server.stop();
   }
 }
 
