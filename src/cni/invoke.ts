@@ -4,25 +4,15 @@
  * CNI_* environment, the result (or a CNI error) on stdout. The delegate's stderr goes straight
  * to ours, so the runtime's log shows it.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type * as ChildProcess from 'node:child_process';
 import { CniCode, CniError } from './cni-error.ts';
 import type { EnvSource } from './env.ts';
+import { EXEC_STDIN_MAX_BYTES, sys } from './sys/sys.ts';
 
 export const MISSING_PLUGIN_HINT =
   'flannel hands the pod interface to the standard CNI plugins (bridge, host-local, portmap, loopback); ' +
   'install them into a directory of CNI_PATH (Debian/Ubuntu: apt install containernetworking-plugins, which puts them in /usr/lib/cni; ' +
   'upstream: the containernetworking/plugins release in /opt/cni/bin). See flannel-io/flannel#1847.';
-
-function isExecutableFile(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export function cniPathDirs(cniPath: string): string[] {
   return cniPath.split(':').filter((d) => d !== '');
@@ -31,11 +21,7 @@ export function cniPathDirs(cniPath: string): string[] {
 /** The first executable `type` in CNI_PATH, or undefined. `type` is a file name, never a path. */
 export function lookupPlugin(type: string, cniPath: string): string | undefined {
   if (type === '' || type === '.' || type === '..' || type.includes('/')) return undefined;
-  for (const dir of cniPathDirs(cniPath)) {
-    const p = join(dir, type);
-    if (isExecutableFile(p)) return p;
-  }
-  return undefined;
+  return sys().findExecutable(type, cniPathDirs(cniPath));
 }
 
 /** Like lookupPlugin, but a missing plugin is a code 999 error naming the plugin and CNI_PATH. */
@@ -66,16 +52,17 @@ interface RawRun {
 
 /** Bun's own spawn is ~3 ms faster per call than its node:child_process layer (measured). */
 interface BunSubprocess {
-  stdout: Uint8Array | ReadableStream<Uint8Array>;
+  stdout: Uint8Array;
   exitCode: number | null;
   signalCode?: string | null;
-  exited?: Promise<number>;
 }
 interface BunApi {
   spawnSync(cmd: string[], o: { stdin: Uint8Array; env: EnvSource; stdout: 'pipe'; stderr: 'inherit' }): BunSubprocess;
-  spawn(cmd: string[], o: { stdin: Uint8Array; env: EnvSource; stdout: 'pipe'; stderr: 'inherit' }): BunSubprocess & { exited: Promise<number>; stdout: ReadableStream<Uint8Array> };
 }
 const bun = (globalThis as { Bun?: BunApi }).Bun;
+/** Loaded on first use: the compiled plugin spawns with Bun's API and never pays for it. */
+const childProcess = (): typeof ChildProcess => process.getBuiltinModule('node:child_process');
+const encoder = new TextEncoder();
 
 function envFor(run: PluginRun): EnvSource {
   return { ...run.env, CNI_COMMAND: run.command };
@@ -104,44 +91,47 @@ export function runPlugin(run: PluginRun): string {
   if (bun) {
     let r: RawRun;
     try {
-      const p = bun.spawnSync([run.path], { stdin: Buffer.from(run.stdin), env: envFor(run), stdout: 'pipe', stderr: 'inherit' });
-      r = { stdout: Buffer.from(p.stdout as Uint8Array).toString('utf8'), status: p.exitCode, signal: (p.signalCode ?? null) as NodeJS.Signals | null };
+      const p = bun.spawnSync([run.path], { stdin: encoder.encode(run.stdin), env: envFor(run), stdout: 'pipe', stderr: 'inherit' });
+      r = { stdout: new TextDecoder().decode(p.stdout), status: p.exitCode, signal: (p.signalCode ?? null) as NodeJS.Signals | null };
     } catch (err) {
       r = { stdout: '', status: null, signal: null, error: asErrno(err) };
     }
     return finish(run, r);
   }
-  const r = spawnSync(run.path, [], { input: run.stdin, env: envFor(run), stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });
+  const r = childProcess().spawnSync(run.path, [], { input: run.stdin, env: envFor(run), stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });
   return finish(run, { stdout: r.stdout ?? '', status: r.status, signal: r.signal, ...(r.error ? { error: r.error as NodeJS.ErrnoException } : {}) });
 }
 
-/** Starts a plugin and lets the caller work while it runs (ADD overlaps its fsync with the delegate). */
-export async function startPlugin(run: PluginRun): Promise<string> {
-  if (bun) {
-    let p: ReturnType<BunApi['spawn']>;
-    try {
-      p = bun.spawn([run.path], { stdin: Buffer.from(run.stdin), env: envFor(run), stdout: 'pipe', stderr: 'inherit' });
-    } catch (err) {
-      return finish(run, { stdout: '', status: null, signal: null, error: asErrno(err) });
-    }
-    const [stdout, status] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-    return finish(run, { stdout, status, signal: (p.signalCode ?? null) as NodeJS.Signals | null });
+/** Plain string values only: what exec and spawn take. */
+function execEnv(run: PluginRun): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(envFor(run))) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Whether this runtime can hand the process over to a plugin (execPlugin). */
+export function canExecPlugin(): boolean {
+  return sys().execWithStdin !== undefined;
+}
+
+/** Whether `run` can be exec'd: its input must fit in a pipe nobody reads yet. */
+export function fitsExec(run: PluginRun): boolean {
+  return encoder.encode(run.stdin).length <= EXEC_STDIN_MAX_BYTES;
+}
+
+/**
+ * Becomes the plugin (exec): its result or CNI error reaches the runtime unchanged, as with
+ * runPlugin, without a second process to start, wait for and tear down. Throws (the runPlugin
+ * errors) only when the plugin cannot be started.
+ */
+export function execPlugin(run: PluginRun): never {
+  const exec = sys().execWithStdin;
+  if (!exec) throw new CniError(CniCode.Internal, 'this runtime cannot exec a plugin');
+  try {
+    return exec(run.path, run.stdin, execEnv(run));
+  } catch (err) {
+    throw spawnFailure(run, asErrno(err));
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(run.path, [], { env: envFor(run), stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.on('error', (error) => reject(spawnFailure(run, error)));
-    child.on('close', (status, signal) => {
-      try {
-        resolve(finish(run, { stdout: Buffer.concat(out).toString('utf8'), status, signal }));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(run.stdin);
-  });
 }
 
 function pluginError(run: PluginRun, stdout: string, status: number | null, signal: NodeJS.Signals | null): CniError {

@@ -10,15 +10,21 @@ import type { Command } from './commands/context.ts';
 import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
+import type { PluginRun } from './invoke.ts';
 import { hasNoCommand, parseCniEnv, type CniCommand, type EnvSource } from './env.ts';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, versionInfo } from './versions.ts';
 
 export interface PluginIO {
   env: EnvSource;
   /** Reads all of stdin (called once, never for VERSION). */
-  readStdin: () => string;
+  readStdin: () => string | Promise<string>;
   /** The program's own version, for the text shown when no CNI_COMMAND is set. */
   programVersion: () => string;
+  /**
+   * Set by the compiled entry point: write `stderr` so far, then become the delegate (exec).
+   * Without it, ADD runs its delegate as a child process.
+   */
+  execDelegate?: (run: PluginRun, stderr: string) => never;
 }
 
 export interface PluginOutcome {
@@ -55,11 +61,18 @@ export async function runCni(io: PluginIO): Promise<PluginOutcome> {
     const env = parseCniEnv(io.env);
     if (env.command === 'VERSION') return { stdout: `${JSON.stringify(versionInfo())}\n`, stderr, exitCode: 0 };
     try {
-      stdin = io.readStdin();
+      stdin = await io.readStdin();
     } catch (err) {
       throw new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const stdout = await COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`) });
+    const exec = io.execDelegate;
+    const stdout = await COMMANDS[env.command]({
+      env,
+      rawEnv: io.env,
+      stdin,
+      warn: (line) => (stderr += `${line}\n`),
+      ...(exec ? { execDelegate: (run: PluginRun) => exec(run, stderr) } : {}),
+    });
     return { stdout, stderr, exitCode: 0 };
   } catch (err) {
     const e = asCniError(err);

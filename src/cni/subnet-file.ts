@@ -3,22 +3,18 @@
  * Loads flanneld's subnet.env for the plugin, turning every failure into a CNI error that says
  * what to do about it (field problem: pods stuck in ContainerCreating while flanneld is down).
  */
-import { readFileSync } from 'node:fs';
 import { FlannelError } from '../errors/index.ts';
 import { parseSubnetEnv, type SubnetEnv } from '../subnetenv/index.ts';
 import { CniCode, CniError } from './cni-error.ts';
-
-function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
+import { errnoCode, sys } from './sys/sys.ts';
 
 /** Reads and parses `path`; code 999 with the file name and a hint on any failure. */
 export function loadSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = sys().readText(path);
   } catch (err) {
-    const code = errnoOf(err);
+    const code = errnoCode(err);
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : err instanceof Error ? err.message : String(err);
     throw new CniError(
       CniCode.Internal,

@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, deleteNamespaces, uniquePrefix } from '../harness/netns.ts';
@@ -212,6 +212,38 @@ describe('flannel CNI plugin with the real bridge plugin', { skip }, () => {
     assert.deepEqual(node.ipJson<unknown[]>(['link', 'show', 'type', 'veth']), []);
     assert.deepEqual(allocations(), []);
     assert.deepEqual(readdirSync(join(dir, 'flannel')), []);
+  });
+
+  it('the compiled plugin (libc through bun:ffi) reports file-system failures and creates dataDir like the node build', async () => {
+    const pod = { ns: Netns.create(`${prefix}f`), id: `${prefix}-fs` };
+    const withConf = (over: Record<string, unknown>): string => JSON.stringify({ ...flannelConf, ...over });
+    const errorOf = (r: CniRun): { code: number; msg: string } => JSON.parse(r.stdout) as { code: number; msg: string };
+
+    const missing = join(dir, 'no-such', 'subnet.env');
+    let r = await cni(plugin, 'ADD', withConf({ subnetFile: missing }), podEnv(pod));
+    assert.equal(r.status, 1);
+    assert.equal(errorOf(r).code, 999);
+    assert.match(errorOf(r).msg, new RegExp(`failed to load flannel subnet file ${missing}: no such file. Check that flanneld is running`));
+
+    writeFileSync(join(dir, 'a-file'), '');
+    r = await cni(plugin, 'ADD', withConf({ dataDir: join(dir, 'a-file', 'flannel') }), podEnv(pod));
+    assert.equal(r.status, 1);
+    assert.equal(errorOf(r).code, 999);
+    assert.match(errorOf(r).msg, /failed to save the delegate config to .*a-file\/flannel\/.*: ENOTDIR: not a directory, mkdir/);
+    assert.deepEqual(pod.ns.ipJson<Array<{ ifname: string }>>(['link', 'show']).map((l) => l.ifname), ['lo'], 'no delegate ran');
+
+    const deep = join(dir, 'deep', 'a', 'b');
+    await cniOk(plugin, 'ADD', withConf({ dataDir: deep }), podEnv(pod));
+    assert.equal(statSync(join(dir, 'deep')).mode & 0o777, 0o700);
+    assert.equal(statSync(deep).mode & 0o777, 0o700);
+    assert.equal(statSync(join(deep, pod.id)).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(deep), [pod.id], 'no temp file left');
+    r = await cniOk(plugin, 'DEL', withConf({ dataDir: deep }), podEnv(pod));
+    assert.equal(r.stdout, '');
+    assert.deepEqual(readdirSync(deep), []);
+    r = await cniOk(plugin, 'DEL', withConf({ dataDir: deep }), podEnv(pod));
+    assert.equal(r.stdout, '', 'DEL of an unknown container succeeds');
+    assert.deepEqual(allocations(), []);
   });
 
   it('start-up cost: plugin ADD/DEL against bridge alone with the same generated configuration', async (t) => {

@@ -1,0 +1,81 @@
+/**
+ * @module cni/sys/node-sys
+ * The Sys calls on node:fs, loaded on first use (the compiled plugin never loads it for ADD/DEL).
+ */
+import type * as Fs from 'node:fs';
+import { joinPath } from './path.ts';
+import type { Sys } from './sys.ts';
+
+const isEagain = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EAGAIN';
+const pause = (): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+
+let fsModule: typeof Fs | undefined;
+export function nodeFs(): typeof Fs {
+  fsModule ??= process.getBuiltinModule('node:fs');
+  return fsModule;
+}
+
+function readAllSync(fs: typeof Fs, fd: number): string {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      // A runtime may hand us a non-blocking pipe.
+      if (isEagain(err)) {
+        pause();
+        continue;
+      }
+      if ((err as NodeJS.ErrnoException).code === 'EOF') break;
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(buf.slice(0, n));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isExecutableFile(fs: typeof Fs, p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function nodeSys(): Sys {
+  const fs = nodeFs();
+  return {
+    readStdin: () => Promise.resolve(readAllSync(fs, 0)),
+    readText: (path) => fs.readFileSync(path, 'utf8'),
+    mkdirp: (path, mode) => void fs.mkdirSync(path, { recursive: true, mode }),
+    writeText(path, data, mode) {
+      const fd = fs.openSync(path, 'w', mode);
+      try {
+        fs.writeSync(fd, data);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    rename: (from, to) => fs.renameSync(from, to),
+    unlink: (path) => fs.unlinkSync(path),
+    readdir: (path) => fs.readdirSync(path),
+    mtimeMs: (path) => fs.statSync(path).mtimeMs,
+    findExecutable: (name, dirs) => dirs.map((d) => joinPath(d, name)).find((p) => isExecutableFile(fs, p)),
+    writeOut(fd, text) {
+      const buf = Buffer.from(text);
+      let off = 0;
+      while (off < buf.length) {
+        try {
+          off += fs.writeSync(fd, buf, off);
+        } catch (err) {
+          if (!isEagain(err)) throw err;
+          pause();
+        }
+      }
+    },
+  };
+}
