@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDaemonOptions, formatHelp, FLAGS } from './index.ts';
+import { kernelLacksVxlanChecksumFix } from './daemon-options.ts';
 import { BAD_FLAGS } from '../../test/fixtures/bad-configs.ts';
 
 describe('parseDaemonOptions', () => {
@@ -18,6 +19,17 @@ describe('parseDaemonOptions', () => {
     assert.equal(o.kube.netConfigPath, '/etc/kube-flannel/net-conf.json');
     assert.equal(o.healthz, undefined);
     assert.ok(Object.isFrozen(o) && Object.isFrozen(o.etcd));
+  });
+  it('turns VXLAN TX checksum offload off by default only on kernels without the NAT checksum fix (< 5.7)', () => {
+    for (const [rel, lacks] of [['4.19.0-25-amd64', true], ['5.4.0-150-generic', true], ['5.6.19', true], ['5.7.0', false], ['5.15.0-91-generic', false], ['6.18.44-fc-v669', false], ['weird', true]] as const) {
+      assert.equal(kernelLacksVxlanChecksumFix(rel), lacks, rel);
+    }
+    assert.equal(parseDaemonOptions([], {}, '5.4.0-150-generic').vxlanDisableTxChecksumOffload, true);
+    assert.equal(parseDaemonOptions([], {}, '6.1.0-18-amd64').vxlanDisableTxChecksumOffload, false);
+    // An explicit choice wins either way, from the flag or from FLANNELD_*.
+    assert.equal(parseDaemonOptions(['--vxlan-disable-tx-checksum-offload'], {}, '6.1.0').vxlanDisableTxChecksumOffload, true);
+    assert.equal(parseDaemonOptions([], { FLANNELD_VXLAN_DISABLE_TX_CHECKSUM_OFFLOAD: 'true' }, '6.1.0').vxlanDisableTxChecksumOffload, true);
+    assert.equal(parseDaemonOptions(['--vxlan-disable-tx-checksum-offload=false'], {}, '5.4.0').vxlanDisableTxChecksumOffload, false);
   });
   it('reads FLANNELD_* and lets flags win', () => {
     const env = { FLANNELD_ETCD_PREFIX: '/env/network', FLANNELD_IP_MASQ: 'true', FLANNELD_IFACE: 'eth1,eth2', FLANNELD_PUBLIC_IP: '192.0.2.5' };

@@ -2,6 +2,7 @@
  * @module config/daemon-options
  * argv + FLANNELD_* environment → one frozen, validated DaemonOptions.
  */
+import { release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors/index.ts';
 import { IPAddress } from '../ip/index.ts';
@@ -122,6 +123,11 @@ class Reader {
     return bad(`${r.from} must be true or false, got "${r.value}"`);
   }
 
+  /** undefined when neither the flag nor its variable is set. */
+  optionalBool(name: string): boolean | undefined {
+    return this.raw.has(name) ? this.bool(name) : undefined;
+  }
+
   int(name: string, min: number, max: number): number {
     const r = this.raw.get(name);
     if (r === undefined) return Number(this.spec(name).default);
@@ -151,7 +157,20 @@ function optional(v: string): string | undefined {
   return v === '' ? undefined : v;
 }
 
-export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): DaemonOptions {
+/**
+ * Whether this kernel miscomputes the outer UDP checksum of a VXLAN packet with TX checksum
+ * offload on once netfilter NATs it (fixed in Linux 5.7 by commit ea64d8d6c675; Calico too turns
+ * the offload off on older kernels only, since it costs most of the VXLAN throughput). A release
+ * we cannot read: assume the bug.
+ */
+export function kernelLacksVxlanChecksumFix(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return true;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 5 || (major === 5 && minor < 7);
+}
+
+export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, kernelRelease = release()): DaemonOptions {
   const r = new Reader(collect(argv, env));
 
   const endpoints = r.string('etcd-endpoints').split(',').map((s) => s.trim()).filter(Boolean);
@@ -224,7 +243,7 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     ipMasqFullyRandom: !r.bool('ip-masq-fully-random-disable'),
     iptablesResyncSeconds: r.int('iptables-resync', 1, 86400),
     iptablesForwardRules: r.bool('iptables-forward-rules'),
-    vxlanDisableTxChecksumOffload: r.bool('vxlan-disable-tx-checksum-offload'),
+    vxlanDisableTxChecksumOffload: r.optionalBool('vxlan-disable-tx-checksum-offload') ?? kernelLacksVxlanChecksumFix(kernelRelease),
     ...(healthzPort > 0 ? { healthz: { ip: healthzIP, port: healthzPort } } : {}),
     logFormat,
     verbosity: r.int('v', 0, 10),

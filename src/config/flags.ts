@@ -42,7 +42,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'healthz-ip', kind: 'string', default: '0.0.0.0', help: 'the IP address for the healthz server to listen on' },
   { name: 'healthz-port', kind: 'int', default: 0, help: 'the port for the healthz server to listen on (0 to disable)' },
   { name: 'set-node-network-unavailable', kind: 'bool', default: true, help: 'set the node condition NetworkUnavailable to False once the network is up (Kubernetes subnet manager)' },
-  { name: 'vxlan-disable-tx-checksum-offload', kind: 'bool', default: true, help: 'turn off tx checksum offload on the VXLAN device (avoids 63 s stalls behind NAT, flannel issue 1279)' },
+  { name: 'vxlan-disable-tx-checksum-offload', kind: 'bool', help: 'turn off TX checksum offload on the VXLAN device, the workaround for "bad udp cksum" and 63 s stalls when the node NATs VXLAN packets (flannel issue 1279); unset: on for kernels older than 5.7, which lack the fix, off on newer ones, where it would cost most of the VXLAN throughput' },
   { name: 'log-format', kind: 'string', default: 'json', help: 'log line format: json or text' },
   { name: 'v', kind: 'int', default: 0, help: 'log level for V logs (0 info, 1-3 debug, 4+ trace)' },
   { name: 'version', kind: 'bool', default: false, help: 'print version and exit' },
