@@ -5,36 +5,29 @@
  * (dist/bin/flannel, bun --compile); `node dist/cli/flannel-cni.js` behaves the same, slower.
  * No node: imports here or on the ADD/DEL path: see src/cni/sys/sys.ts for why.
  */
-import { canExecPlugin, execPlugin, type PluginRun } from '../cni/invoke.ts';
+import { canLetPluginAnswer } from '../cni/invoke.ts';
 import { runCni } from '../cni/plugin.ts';
 import { sys } from '../cni/sys/sys.ts';
 
-function programVersion(): string {
+async function programVersion(): Promise<string> {
   // Set at compile time by scripts/build-cni.mjs; under node, read package.json.
   const built = process.env.FLANNEL_TS_BUILD_VERSION;
   if (built) return built;
   try {
-    const pkg = JSON.parse(sys().readText(new URL('../../package.json', import.meta.url).pathname)) as { version?: string };
+    const pkg = JSON.parse(await sys().readText(new URL('../../package.json', import.meta.url).pathname)) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
   }
 }
 
-/** ADD ends by becoming the delegate where the runtime can exec (the compiled plugin). */
-function execDelegate(run: PluginRun, stderr: string): never {
-  if (stderr) sys().writeOut(2, stderr);
-  return execPlugin(run);
+async function main(): Promise<number> {
+  const version = await programVersion();
+  const outcome = await runCni({ env: process.env, readStdin: () => sys().readStdin(), programVersion: () => version, delegateMayAnswer: canLetPluginAnswer() });
+  if (outcome.stdout) await sys().writeOut(1, outcome.stdout);
+  if (outcome.stderr) await sys().writeOut(2, outcome.stderr);
+  return outcome.exitCode;
 }
 
 // No top-level await: bun's --bytecode build does not allow it.
-void runCni({
-  env: process.env,
-  readStdin: () => sys().readStdin(),
-  programVersion,
-  ...(canExecPlugin() ? { execDelegate } : {}),
-}).then((outcome) => {
-  if (outcome.stdout) sys().writeOut(1, outcome.stdout);
-  if (outcome.stderr) sys().writeOut(2, outcome.stderr);
-  process.exit(outcome.exitCode);
-});
+void main().then((code) => process.exit(code));

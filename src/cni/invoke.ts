@@ -7,7 +7,7 @@
 import type * as ChildProcess from 'node:child_process';
 import { CniCode, CniError } from './cni-error.ts';
 import type { EnvSource } from './env.ts';
-import { EXEC_STDIN_MAX_BYTES, sys } from './sys/sys.ts';
+import { sys } from './sys/sys.ts';
 
 export const MISSING_PLUGIN_HINT =
   'flannel hands the pod interface to the standard CNI plugins (bridge, host-local, portmap, loopback); ' +
@@ -102,36 +102,34 @@ export function runPlugin(run: PluginRun): string {
   return finish(run, { stdout: r.stdout ?? '', status: r.status, signal: r.signal, ...(r.error ? { error: r.error as NodeJS.ErrnoException } : {}) });
 }
 
-/** Plain string values only: what exec and spawn take. */
-function execEnv(run: PluginRun): Record<string, string> {
+/** Plain string values only: what spawn takes. */
+function plainEnv(run: PluginRun): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(envFor(run))) if (v !== undefined) out[k] = v;
   return out;
 }
 
-/** Whether this runtime can hand the process over to a plugin (execPlugin). */
-export function canExecPlugin(): boolean {
-  return sys().execWithStdin !== undefined;
-}
-
-/** Whether `run` can be exec'd: its input must fit in a pipe nobody reads yet. */
-export function fitsExec(run: PluginRun): boolean {
-  return encoder.encode(run.stdin).length <= EXEC_STDIN_MAX_BYTES;
+/** Whether this runtime can let a plugin answer our caller directly (runPluginAnswering). */
+export function canLetPluginAnswer(): boolean {
+  return sys().runWithOurOutput !== undefined;
 }
 
 /**
- * Becomes the plugin (exec): its result or CNI error reaches the runtime unchanged, as with
- * runPlugin, without a second process to start, wait for and tear down. Throws (the runPlugin
- * errors) only when the plugin cannot be started.
+ * Runs a plugin with `stdinFile` as its input and our stdout/stderr as its own: its result or
+ * CNI error reaches the runtime untouched, without a copy through us. Resolves to its exit status;
+ * throws the runPlugin errors when it cannot be started or dies without an answer.
  */
-export function execPlugin(run: PluginRun): never {
-  const exec = sys().execWithStdin;
-  if (!exec) throw new CniError(CniCode.Internal, 'this runtime cannot exec a plugin');
+export async function runPluginAnswering(run: PluginRun, stdinFile: string): Promise<number> {
+  const runWith = sys().runWithOurOutput;
+  if (!runWith) throw new CniError(CniCode.Internal, 'this runtime cannot hand its output to a plugin');
+  let end;
   try {
-    return exec(run.path, run.stdin, execEnv(run));
+    end = await runWith(run.path, stdinFile, plainEnv(run));
   } catch (err) {
     throw spawnFailure(run, asErrno(err));
   }
+  if (end.status === null) throw pluginError(run, '', null, end.signal as NodeJS.Signals | null);
+  return end.status;
 }
 
 function pluginError(run: PluginRun, stdout: string, status: number | null, signal: NodeJS.Signals | null): CniError {

@@ -10,7 +10,6 @@ import type { Command } from './commands/context.ts';
 import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
-import type { PluginRun } from './invoke.ts';
 import { hasNoCommand, parseCniEnv, type CniCommand, type EnvSource } from './env.ts';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, versionInfo } from './versions.ts';
 
@@ -20,17 +19,15 @@ export interface PluginIO {
   readStdin: () => string | Promise<string>;
   /** The program's own version, for the text shown when no CNI_COMMAND is set. */
   programVersion: () => string;
-  /**
-   * Set by the compiled entry point: write `stderr` so far, then become the delegate (exec).
-   * Without it, ADD runs its delegate as a child process.
-   */
-  execDelegate?: (run: PluginRun, stderr: string) => never;
+  /** Whether a delegate may answer the runtime on our stdout itself (the compiled plugin). */
+  delegateMayAnswer?: boolean;
 }
 
 export interface PluginOutcome {
   stdout: string;
   stderr: string;
-  exitCode: 0 | 1;
+  /** 0 or 1, or the status of a delegate that answered the runtime itself. */
+  exitCode: number;
 }
 
 const COMMANDS: Record<Exclude<CniCommand, 'VERSION'>, Command> = {
@@ -65,15 +62,9 @@ export async function runCni(io: PluginIO): Promise<PluginOutcome> {
     } catch (err) {
       throw new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const exec = io.execDelegate;
-    const stdout = await COMMANDS[env.command]({
-      env,
-      rawEnv: io.env,
-      stdin,
-      warn: (line) => (stderr += `${line}\n`),
-      ...(exec ? { execDelegate: (run: PluginRun) => exec(run, stderr) } : {}),
-    });
-    return { stdout, stderr, exitCode: 0 };
+    const result = await COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`), delegateMayAnswer: io.delegateMayAnswer ?? false });
+    if (typeof result !== 'string') return { stdout: '', stderr, exitCode: result.exitCode };
+    return { stdout: result, stderr, exitCode: 0 };
   } catch (err) {
     const e = asCniError(err);
     return { stdout: `${JSON.stringify(e.toResult(errorVersion(stdin)))}\n`, stderr, exitCode: 1 };

@@ -1,11 +1,10 @@
 /**
  * @module cni/saved-delegates
  * `<dataDir>/<containerID>`: the delegate configuration ADD used, replayed by DEL. Written before
- * the delegate runs (so a DEL after a failed ADD still cleans up), atomically (temp file, rename),
- * mode 0600 in a 0700 directory. Not fsynced, like upstream's plain write: a flush made every ADD
- * wait for the file system's journal (~0.6 ms idle, several ms on a node whose etcd is writing),
- * and after a crash the pod's veth is gone anyway; a lost file makes DEL a no-op, and GC
- * (CNI 1.1.0) removes what is left.
+ * the delegate runs (so a DEL after a failed ADD still cleans up), mode 0600 in a 0700
+ * directory, in place and not fsynced, as upstream writes it: a DEL that finds a torn file drops
+ * it (del.ts), a lost one makes DEL a no-op, and GC (CNI 1.1.0) removes what is left. A rename
+ * or fsync here would cost every ADD more than the rest of our work (see sys/sys.ts).
  * The caller has validated the container ID.
  */
 import { canonicalJson } from './canonical-json.ts';
@@ -13,13 +12,6 @@ import { validateContainerId } from './env.ts';
 import type { JsonObject } from './net-conf.ts';
 import { joinPath as join } from './sys/path.ts';
 import { errnoCode, sys } from './sys/sys.ts';
-
-const TMP_PREFIX = '.';
-const TMP_SUFFIX = '.tmp';
-
-function isErrno(err: unknown, code: string): boolean {
-  return errnoCode(err) === code;
-}
 
 export function savedDelegatePath(dataDir: string, containerId: string): string {
   validateContainerId(containerId); // never build a path from an unchecked ID
@@ -32,42 +24,29 @@ export interface SavedDelegate {
   readonly bytes: string;
 }
 
-/** Writes the delegate for `containerId` atomically (temp file, rename). */
-export function writeDelegate(dataDir: string, containerId: string, delegate: JsonObject): SavedDelegate {
+/** Writes the delegate for `containerId`. */
+export async function writeDelegate(dataDir: string, containerId: string, delegate: JsonObject): Promise<SavedDelegate> {
   const path = savedDelegatePath(dataDir, containerId);
   const bytes = canonicalJson(delegate);
-  const s = sys();
-  s.mkdirp(dataDir, 0o700);
-  const tmp = join(dataDir, `${TMP_PREFIX}${containerId}.${process.pid}${TMP_SUFFIX}`);
-  s.writeText(tmp, bytes, 0o600);
-  try {
-    s.rename(tmp, path);
-  } catch (err) {
-    try {
-      s.unlink(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
+  await sys().writePrivate(path, bytes);
   return { path, bytes };
 }
 
 /** The saved bytes, or undefined when there is no file (DEL after DEL, or ADD never ran). */
-export function loadDelegate(dataDir: string, containerId: string): string | undefined {
+export async function loadDelegate(dataDir: string, containerId: string): Promise<string | undefined> {
   try {
-    return sys().readText(savedDelegatePath(dataDir, containerId));
+    return await sys().readText(savedDelegatePath(dataDir, containerId));
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
 }
 
-export function removeDelegate(dataDir: string, containerId: string): void {
+export async function removeDelegate(dataDir: string, containerId: string): Promise<void> {
   try {
-    sys().unlink(savedDelegatePath(dataDir, containerId));
+    await sys().unlink(savedDelegatePath(dataDir, containerId));
   } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
 }
 
@@ -76,7 +55,7 @@ function namesIn(dir: string): string[] {
   try {
     return sys().readdir(dir);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
 }
@@ -94,27 +73,9 @@ export function listDelegates(dataDir: string): SavedEntry[] {
     try {
       validateContainerId(name);
     } catch {
-      continue; // temp files and anything else that is not ours
+      continue; // not a file of ours
     }
     out.push({ containerId: name, path: join(dataDir, name) });
   }
   return out;
-}
-
-/** Removes temp files left by an ADD that died between write and rename, if older than `olderThanMs`. */
-export function removeStaleTempFiles(dataDir: string, olderThanMs: number, now = Date.now()): string[] {
-  const names = namesIn(dataDir);
-  const removed: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(TMP_PREFIX) || !name.endsWith(TMP_SUFFIX)) continue;
-    const p = join(dataDir, name);
-    try {
-      if (now - sys().mtimeMs(p) < olderThanMs) continue;
-      sys().unlink(p);
-      removed.push(name);
-    } catch {
-      /* raced with its writer or another GC */
-    }
-  }
-  return removed;
 }

@@ -9,10 +9,10 @@ import { CniCode, CniError } from './cni-error.ts';
 import { errnoCode, sys } from './sys/sys.ts';
 
 /** Reads and parses `path`; code 999 with the file name and a hint on any failure. */
-export function loadSubnetEnv(path: string): SubnetEnv {
+export async function loadSubnetEnv(path: string): Promise<SubnetEnv> {
   let text: string;
   try {
-    text = sys().readText(path);
+    text = await sys().readText(path);
   } catch (err) {
     const code = errnoCode(err);
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : err instanceof Error ? err.message : String(err);

@@ -4,7 +4,6 @@
  * delegate unchanged) and stdin. A command returns what goes to stdout ('' for nothing).
  */
 import type { CniEnv, EnvSource } from '../env.ts';
-import type { PluginRun } from '../invoke.ts';
 
 export interface CommandContext {
   env: CniEnv;
@@ -13,10 +12,18 @@ export interface CommandContext {
   /** Diagnostics for the runtime's log (never stdout). */
   warn: (line: string) => void;
   /**
-   * Present when the plugin may end by becoming its delegate (exec): flushes warnings, then
-   * execs; returns only by throwing the CNI error for a plugin that cannot be started.
+   * Whether the delegate may answer the runtime itself (its stdout and stderr are ours): the
+   * compiled plugin then neither captures nor re-prints the result (runPluginAnswering).
    */
-  execDelegate?: (run: PluginRun) => never;
+  delegateMayAnswer: boolean;
 }
 
-export type Command = (ctx: CommandContext) => string | Promise<string>;
+/** The delegate has answered the runtime on our stdout; the plugin exits with its status. */
+export interface DelegateAnswered {
+  readonly delegateAnswered: true;
+  readonly exitCode: number;
+}
+
+export type CommandResult = string | DelegateAnswered;
+
+export type Command = (ctx: CommandContext) => CommandResult | Promise<CommandResult>;

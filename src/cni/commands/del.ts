@@ -18,20 +18,20 @@ function savedType(bytes: string): string | undefined {
   }
 }
 
-export function cmdDel(ctx: CommandContext): string {
+export async function cmdDel(ctx: CommandContext): Promise<string> {
   const conf = parseNetConf(ctx.stdin);
   const id = ctx.env.containerId;
-  const saved = loadDelegate(conf.dataDir, id);
+  const saved = await loadDelegate(conf.dataDir, id);
   if (saved === undefined) return '';
   const type = savedType(saved);
   if (type === undefined) {
     // As upstream: an unreadable file cannot be replayed; drop it rather than fail DEL forever.
     ctx.warn(`flannel: ${conf.dataDir}/${id} is not a delegate configuration; removing it without running a delegate DEL`);
-    removeDelegate(conf.dataDir, id);
+    await removeDelegate(conf.dataDir, id);
     return '';
   }
   validatePluginType('type (saved delegate)', type);
   runPlugin({ path: findPlugin(type, ctx.env.path), command: 'DEL', stdin: saved, env: ctx.rawEnv });
-  removeDelegate(conf.dataDir, id);
+  await removeDelegate(conf.dataDir, id);
   return '';
 }

@@ -1,7 +1,7 @@
 /**
  * @module cni/commands/gc
  * GC (spec 1.1.0): removes saved delegate files of this network whose container is not in
- * `cni.dev/valid-attachments`, and stale temp files; then runs the delegate's GC when the delegate
+ * `cni.dev/valid-attachments`; then runs the delegate's GC when the delegate
  * speaks 1.1.0 (host-local can then free leaked addresses). libcni has already sent DEL for the
  * stale attachments it knew about; what is left here is what it did not know.
  */
@@ -10,13 +10,10 @@ import { canonicalJson } from '../canonical-json.ts';
 import { buildDelegate, delegateType } from '../delegate.ts';
 import { lookupPlugin, pluginSupports, runPlugin } from '../invoke.ts';
 import { parseNetConf, type FlannelNetConf } from '../net-conf.ts';
-import { listDelegates, loadDelegate, removeDelegate, removeStaleTempFiles } from '../saved-delegates.ts';
+import { listDelegates, loadDelegate, removeDelegate } from '../saved-delegates.ts';
 import { loadSubnetEnv } from '../subnet-file.ts';
 import { requireCommandVersion } from '../versions.ts';
 import type { CommandContext } from './context.ts';
-
-/** Temp files younger than this may belong to an ADD in progress. */
-const TEMP_FILE_GRACE_MS = 5 * 60 * 1000;
 
 function savedNetworkName(bytes: string): string | undefined {
   try {
@@ -28,34 +25,33 @@ function savedNetworkName(bytes: string): string | undefined {
 }
 
 /** Removes this network's saved files for containers not in `valid`; returns the removed IDs. */
-export function collectSavedDelegates(conf: FlannelNetConf, valid: ReadonlySet<string>): string[] {
+export async function collectSavedDelegates(conf: FlannelNetConf, valid: ReadonlySet<string>): Promise<string[]> {
   const removed: string[] = [];
   for (const { containerId } of listDelegates(conf.dataDir)) {
     if (valid.has(containerId)) continue;
-    const bytes = loadDelegate(conf.dataDir, containerId);
+    const bytes = await loadDelegate(conf.dataDir, containerId);
     // dataDir may be shared by several flannel networks: only touch files of this one.
     if (bytes === undefined || savedNetworkName(bytes) !== conf.name) continue;
-    removeDelegate(conf.dataDir, containerId);
+    await removeDelegate(conf.dataDir, containerId);
     removed.push(containerId);
   }
-  removeStaleTempFiles(conf.dataDir, TEMP_FILE_GRACE_MS);
   return removed;
 }
 
-export function cmdGc(ctx: CommandContext): string {
+export async function cmdGc(ctx: CommandContext): Promise<string> {
   const conf = parseNetConf(ctx.stdin);
   requireCommandVersion('GC', conf.cniVersion, '1.1.0');
   const attachments = conf.validAttachments;
   if (attachments === undefined) {
     throw new CniError(CniCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments', 'without the list of valid attachments nothing can be told stale; nothing was removed');
   }
-  collectSavedDelegates(conf, new Set(attachments.map((a) => a.containerID)));
+  await collectSavedDelegates(conf, new Set(attachments.map((a) => a.containerID)));
 
   const plugin = lookupPlugin(delegateType(conf), ctx.env.path);
   if (plugin === undefined || !pluginSupports(plugin, conf.cniVersion, ctx.rawEnv)) return '';
   let env;
   try {
-    env = loadSubnetEnv(conf.subnetFile);
+    env = await loadSubnetEnv(conf.subnetFile);
   } catch (err) {
     ctx.warn(`flannel: GC: skipping the delegate's GC: ${err instanceof Error ? err.message : String(err)}`);
     return '';

@@ -14,12 +14,12 @@ import type { CommandContext } from './context.ts';
 
 const NOT_AVAILABLE = 'plugin not available';
 
-export function cmdStatus(ctx: CommandContext): string {
+export async function cmdStatus(ctx: CommandContext): Promise<string> {
   const conf = parseNetConf(ctx.stdin);
   requireCommandVersion('STATUS', conf.cniVersion, '1.1.0');
   let env;
   try {
-    env = loadSubnetEnv(conf.subnetFile);
+    env = await loadSubnetEnv(conf.subnetFile);
   } catch (err) {
     throw new CniError(CniCode.PluginNotAvailable, NOT_AVAILABLE, err instanceof Error ? err.message : String(err), { cause: err });
   }

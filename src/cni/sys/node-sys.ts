@@ -1,9 +1,9 @@
 /**
  * @module cni/sys/node-sys
- * The Sys calls on node:fs, loaded on first use (the compiled plugin never loads it for ADD/DEL).
+ * The Sys calls on node:fs, loaded on first use (the compiled plugin loads it for GC only).
  */
 import type * as Fs from 'node:fs';
-import { joinPath } from './path.ts';
+import { dirName, joinPath } from './path.ts';
 import type { Sys } from './sys.ts';
 
 const isEagain = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EAGAIN';
@@ -15,6 +15,7 @@ export function nodeFs(): typeof Fs {
   return fsModule;
 }
 
+/** All of an fd, also when a runtime handed us a non-blocking pipe. */
 function readAllSync(fs: typeof Fs, fd: number): string {
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(64 * 1024);
@@ -23,7 +24,6 @@ function readAllSync(fs: typeof Fs, fd: number): string {
     try {
       n = fs.readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
-      // A runtime may hand us a non-blocking pipe.
       if (isEagain(err)) {
         pause();
         continue;
@@ -50,20 +50,13 @@ export function nodeSys(): Sys {
   const fs = nodeFs();
   return {
     readStdin: () => Promise.resolve(readAllSync(fs, 0)),
-    readText: (path) => fs.readFileSync(path, 'utf8'),
-    mkdirp: (path, mode) => void fs.mkdirSync(path, { recursive: true, mode }),
-    writeText(path, data, mode) {
-      const fd = fs.openSync(path, 'w', mode);
-      try {
-        fs.writeSync(fd, data);
-      } finally {
-        fs.closeSync(fd);
-      }
+    readText: (path) => fs.promises.readFile(path, 'utf8'),
+    async writePrivate(path, data) {
+      await fs.promises.mkdir(dirName(path), { recursive: true, mode: 0o700 });
+      await fs.promises.writeFile(path, data, { mode: 0o600 });
     },
-    rename: (from, to) => fs.renameSync(from, to),
-    unlink: (path) => fs.unlinkSync(path),
+    unlink: (path) => fs.promises.unlink(path),
     readdir: (path) => fs.readdirSync(path),
-    mtimeMs: (path) => fs.statSync(path).mtimeMs,
     findExecutable: (name, dirs) => dirs.map((d) => joinPath(d, name)).find((p) => isExecutableFile(fs, p)),
     writeOut(fd, text) {
       const buf = Buffer.from(text);
@@ -76,6 +69,7 @@ export function nodeSys(): Sys {
           pause();
         }
       }
+      return Promise.resolve();
     },
   };
 }

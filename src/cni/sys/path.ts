@@ -1,6 +1,6 @@
 /**
  * @module cni/sys/path
- * POSIX path joins without node:path (which the compiled plugin would pay to load).
+ * POSIX path helpers without node:path (which the compiled plugin would pay to load).
  */
 export function joinPath(dir: string, name: string): string {
   if (dir === '') return name;
