@@ -27,17 +27,27 @@ function routeKey(r: { dst: RouteSpec['dst']; table?: number; metric?: number })
 }
 
 /**
+ * A template literal is a tree of cons strings (a heap object per piece, ~3x the text); keys live
+ * as long as their peers, thousands of them, so they are flattened: V8 flattens a string in place
+ * on charCodeAt and the GC then drops the tree.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/**
  * Identity in the kernel: two objects with one key cannot coexist (replacing one overwrites the
  * other). FDB entries are appended, so the remote is part of their identity.
  */
 export function keyOf(o: Desired | Present): string {
   switch (o.kind) {
     case 'route':
-      return routeKey(o.route);
+      return flat(routeKey(o.route));
     case 'neigh':
-      return `neigh ${o.neighbor.linkIndex} ${o.neighbor.ip.toString()}`;
+      return flat(`neigh ${o.neighbor.linkIndex} ${o.neighbor.ip.toString()}`);
     case 'fdb':
-      return `fdb ${o.fdb.linkIndex} ${o.fdb.mac} ${o.fdb.dst?.toString() ?? '-'}`;
+      return flat(`fdb ${o.fdb.linkIndex} ${o.fdb.mac} ${o.fdb.dst?.toString() ?? '-'}`);
   }
 }
 

@@ -33,8 +33,14 @@ export interface PeerPlan {
 export interface DataPlane {
   /** Notification groups that can reveal drift in this data plane. */
   readonly eventGroups: readonly EventGroup[];
-  /** Brings local devices back into shape and refreshes what `plan` depends on. Runs before every full pass. */
-  prepare(): Promise<void>;
+  /**
+   * Brings local devices back into shape and refreshes what `plan` depends on. Runs before every
+   * full pass. May return a fingerprint of everything `plan` depends on besides the lease (device
+   * indexes, MACs, on-link prefixes...): while it is unchanged, a full pass reuses the plans of
+   * peers whose lease did not change instead of re-planning every peer. Without one, every full
+   * pass re-plans every peer.
+   */
+  prepare(): Promise<string | void>;
   plan(lease: Lease): PeerPlan;
   /** Every object in this data plane's domain now in the kernel; those no peer plans are deleted. */
   listPresent(): Promise<Present[]>;
@@ -70,19 +76,31 @@ export interface ReconcilerOptions extends ReconcileTuning {
 
 interface PeerState {
   lease: Lease;
-  objects: Map<string, Desired>;
+  /** The identity keys of `objects`, index for index. */
+  keys: string[];
+  objects: Desired[];
   problems: string;
   programmed: boolean;
 }
 
+/**
+ * Who wants one kernel object. Kept small (thousands of them live as long as the peers): almost
+ * every object has one owner, so `peers` is that peer's id, an array only when several share it.
+ */
 interface Owner {
+  /** The map key, so peers' key lists can share the string instead of holding a copy each. */
+  readonly key: string;
   desired: Desired;
-  peers: Set<string>;
+  peers: string | string[];
+  /** The full pass that last found the object in place (see #fullPass). */
+  seen: number;
 }
 
 type Work = { op: 'apply'; o: Desired; key: string } | { op: 'remove'; o: Desired | Present; key: string; stale: boolean };
 
 const LOG_EXAMPLES = 10;
+/** Kernel changes outstanding at once (see #execute). */
+const IN_FLIGHT = 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class PeerReconciler {
@@ -90,7 +108,10 @@ export class PeerReconciler {
   readonly #o: ReconcilerOptions;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerState>();
-  #owners = new Map<string, Owner>();
+  readonly #owners = new Map<string, Owner>();
+  /** prepare()'s fingerprint at the last full pass; undefined: re-plan every peer next time. */
+  #planInputs: string | undefined;
+  #passes = 0;
   /** Lease changes not yet applied, latest per peer; null = removed. */
   readonly #pending = new Map<string, Lease | null>();
   #synced = false;
@@ -239,33 +260,60 @@ export class PeerReconciler {
   }
 
   /** Re-plans one peer; logs its problems when they change. */
-  #plan(id: string, lease: Lease, old: PeerState | undefined): PeerState {
+  #plan(lease: Lease, old: PeerState | undefined): PeerState {
     const plan = this.#plane.plan(lease);
     const problems = plan.problems.join('; ');
     if (problems && problems !== old?.problems) this.#log.warn(`peer ${peerName(lease)} ${problems}`, peerFields(lease));
-    const objects = new Map(plan.objects.map((o) => [keyOf(o), o] as const));
-    const sameLease = old !== undefined && old.lease === lease;
-    return { lease, objects, problems, programmed: sameLease && old.programmed && sameObjects(old.objects, objects) };
+    const objects = [...plan.objects];
+    const keys = objects.map(keyOf);
+    const state: PeerState = { lease, keys, objects, problems, programmed: false };
+    state.programmed = old !== undefined && old.lease === lease && old.programmed && sameObjects(old, state);
+    return state;
   }
 
-  #claim(id: string, key: string, desired: Desired): void {
+  /** Records that `id` wants `desired`; returns the owners' copy of `key`. */
+  #claim(id: string, key: string, desired: Desired): string {
     const owner = this.#owners.get(key);
-    if (owner) {
-      owner.peers.add(id);
-      owner.desired = desired;
-    } else {
-      this.#owners.set(key, { desired, peers: new Set([id]) });
+    if (!owner) {
+      this.#owners.set(key, { key, desired, peers: id, seen: 0 });
+      return key;
     }
+    owner.desired = desired;
+    if (owner.peers !== id && !(Array.isArray(owner.peers) && owner.peers.includes(id))) {
+      owner.peers = Array.isArray(owner.peers) ? [...owner.peers, id] : [owner.peers, id];
+    }
+    return owner.key;
   }
 
   /** Drops `id`'s claim; true when nobody wants the object any more. */
   #release(id: string, key: string): boolean {
     const owner = this.#owners.get(key);
     if (!owner) return false;
-    owner.peers.delete(id);
-    if (owner.peers.size > 0) return false;
+    if (Array.isArray(owner.peers)) {
+      const rest = owner.peers.filter((p) => p !== id);
+      owner.peers = rest.length === 1 ? (rest[0] as string) : rest;
+      if (rest.length > 0) return false;
+    } else if (owner.peers !== id) {
+      return false;
+    }
     this.#owners.delete(key);
     return true;
+  }
+
+  /** Replaces `id`'s state: releases the objects it no longer wants (returned with their keys), claims the new ones. */
+  #replace(id: string, old: PeerState | undefined, state: PeerState | undefined, released: (key: string, o: Desired) => void): void {
+    if (old) {
+      old.keys.forEach((key, i) => {
+        if (state?.keys.includes(key)) return;
+        if (this.#release(id, key)) released(key, old.objects[i] as Desired);
+      });
+    }
+    if (state) {
+      state.keys.forEach((key, i) => (state.keys[i] = this.#claim(id, key, state.objects[i] as Desired)));
+      this.#peers.set(id, state);
+    } else {
+      this.#peers.delete(id);
+    }
   }
 
   async #incrementalPass(): Promise<{ applied: number; removed: number; failed: number }> {
@@ -273,22 +321,17 @@ export class PeerReconciler {
     const touched: Array<{ id: string; old: PeerState | undefined; state: PeerState | undefined; keys: string[] }> = [];
     for (const [id, lease] of this.#takePending()) {
       const old = this.#peers.get(id);
-      const state = lease ? this.#plan(id, lease, old) : undefined;
-      for (const [key, o] of old?.objects ?? []) {
-        if (state?.objects.has(key)) continue;
-        if (this.#release(id, key)) work.push({ op: 'remove', o, key, stale: false });
-      }
+      const state = lease ? this.#plan(lease, old) : undefined;
+      // What changes, decided before the claims below overwrite the owners' desired values.
       const keys: string[] = [];
-      for (const [key, o] of state?.objects ?? []) {
+      state?.keys.forEach((key, i) => {
+        const o = state.objects[i] as Desired;
         const prev = this.#owners.get(key);
-        const unchanged = prev !== undefined && sameDesired(prev.desired, o);
-        this.#claim(id, key, o);
-        if (unchanged) continue;
+        if (prev !== undefined && sameDesired(prev.desired, o)) return;
         work.push({ op: 'apply', o, key });
         keys.push(key);
-      }
-      if (state) this.#peers.set(id, state);
-      else this.#peers.delete(id);
+      });
+      this.#replace(id, old, state, (key, o) => work.push({ op: 'remove', o, key, stale: false }));
       touched.push({ id, old, state, keys });
     }
     // A key one peer dropped and another took in the same batch is simply replaced.
@@ -300,12 +343,12 @@ export class PeerReconciler {
         if (old) this.#log.info(`peer removed: ${describeLease(old.lease)}`, peerFields(old.lease));
         continue;
       }
-      if (state.objects.size === 0) continue;
+      if (state.objects.length === 0) continue;
       if (keys.some((k) => failures.has(k))) continue;
       // Nothing changed for a peer still awaiting a retry: the full pass will tell.
       if (!state.programmed && (keys.length > 0 || old?.programmed)) {
         state.programmed = true;
-        this.#log.info(`peer ${old ? 'updated' : 'added'}: ${describeLease(state.lease)}`, { ...peerFields(state.lease), objects: state.objects.size });
+        this.#log.info(`peer ${old ? 'updated' : 'added'}: ${describeLease(state.lease)}`, { ...peerFields(state.lease), objects: state.objects.length });
       }
     }
     return tally(todo, failures);
@@ -313,47 +356,65 @@ export class PeerReconciler {
 
   async #fullPass(): Promise<{ applied: number; removed: number; failed: number }> {
     this.#fullDue = false;
-    await this.#plane.prepare();
+    const inputs = (await this.#plane.prepare()) ?? undefined;
+    const replanAll = inputs === undefined || inputs !== this.#planInputs;
+    // Set only once this pass has planned with them (a failing pass re-plans next time).
+    this.#planInputs = undefined;
     const removedPeers: PeerState[] = [];
+    /** Keys given up in this pass: their objects went with their peers, they are not stale garbage. */
+    const released = new Set<string>();
+    const onRelease = (key: string): void => void released.add(key);
+    const planned = new Set<string>();
     for (const [id, lease] of this.#takePending()) {
       const old = this.#peers.get(id);
-      if (lease) this.#peers.set(id, { lease, objects: new Map(), problems: old?.problems ?? '', programmed: old?.lease === lease && old.programmed });
-      else if (old) {
-        this.#peers.delete(id);
+      if (lease) {
+        this.#replace(id, old, this.#plan(lease, old), onRelease);
+        if (replanAll) planned.add(id);
+      } else if (old) {
+        this.#replace(id, old, undefined, onRelease);
         removedPeers.push(old);
       }
     }
-    const before = this.#owners;
-    this.#owners = new Map();
-    for (const [id, old] of this.#peers) {
-      const state = this.#plan(id, old.lease, old);
-      state.programmed = old.programmed;
-      this.#peers.set(id, state);
-      for (const [key, o] of state.objects) this.#claim(id, key, o);
+    if (replanAll) {
+      // Plans depend on devices and addresses that may have changed: every peer again.
+      for (const [id, old] of this.#peers) {
+        if (planned.has(id)) continue;
+        const state = this.#plan(old.lease, old);
+        state.programmed = old.programmed;
+        this.#replace(id, old, state, onRelease);
+      }
     }
 
-    const present = new Map<string, Present[]>();
+    // Compare the listing with what is wanted without materialising either side: owners found
+    // in place are stamped with this pass's number.
+    const pass = ++this.#passes;
+    const work: Work[] = [];
+    /** FDB entries under a wanted key that are not what we want (an FDB entry is appended, not replaced). */
+    const wrongFdb = new Map<string, Present[]>();
     for (const p of await this.#plane.listPresent()) {
       const key = keyOf(p);
-      const list = present.get(key);
-      if (list) list.push(p);
-      else present.set(key, [p]);
+      const owner = this.#owners.get(key);
+      if (!owner) {
+        // Objects we wanted until this pass went with their peers; anything else is garbage.
+        work.push({ op: 'remove', o: p, key, stale: !released.has(key) });
+      } else if (satisfies(owner.desired, p)) {
+        owner.seen = pass;
+      } else if (owner.desired.kind === 'fdb') {
+        const list = wrongFdb.get(key);
+        if (list) list.push(p);
+        else wrongFdb.set(key, [p]);
+      }
     }
-    const work: Work[] = [];
     for (const [key, owner] of this.#owners) {
-      const found = present.get(key) ?? [];
-      if (found.some((p) => satisfies(owner.desired, p))) continue;
-      // An FDB entry is appended, not replaced: a wrong one must go first.
-      if (owner.desired.kind === 'fdb') for (const p of found) work.push({ op: 'remove', o: p, key, stale: false });
+      if (owner.seen === pass) continue;
+      // A wrong FDB entry must go first.
+      for (const p of wrongFdb.get(key) ?? []) work.push({ op: 'remove', o: p, key, stale: false });
       work.push({ op: 'apply', o: owner.desired, key });
-    }
-    for (const [key, found] of present) {
-      // Objects we wanted until this pass went with their peers; anything else is garbage.
-      if (!this.#owners.has(key)) for (const p of found) work.push({ op: 'remove', o: p, key, stale: !before.has(key) });
     }
 
     const failures = await this.#execute(work);
     this.#logFullPass(work, failures, removedPeers);
+    this.#planInputs = inputs;
     return tally(work, failures);
   }
 
@@ -369,46 +430,61 @@ export class PeerReconciler {
         continue;
       }
       // Objects of peers that were already in place count as repairs; the rest is first programming.
-      const owners = this.#owners.get(w.key)?.peers ?? new Set<string>();
-      if ([...owners].every((id) => this.#peers.get(id)?.programmed)) repaired.add(() => describeObject(w.o, name));
+      const owners = this.#owners.get(w.key)?.peers ?? [];
+      if ((typeof owners === 'string' ? [owners] : owners).every((id) => this.#peers.get(id)?.programmed)) repaired.add(() => describeObject(w.o, name));
     }
     if (repaired.count > 0) this.#log.info(`repaired ${repaired.count} kernel object(s) that were missing or changed: ${repaired.text()}`, { repaired: repaired.count });
     if (stale.count > 0) this.#log.info(`removed ${stale.count} stale kernel object(s) no peer owns: ${stale.text()}`, { removed: stale.count });
     for (const state of this.#peers.values()) {
-      if (state.programmed || state.objects.size === 0) continue;
-      if ([...state.objects.keys()].some((k) => failures.has(k))) continue;
+      if (state.programmed || state.objects.length === 0) continue;
+      if (state.keys.some((k) => failures.has(k))) continue;
       state.programmed = true;
-      this.#log.info(`peer added: ${describeLease(state.lease)}`, { ...peerFields(state.lease), objects: state.objects.size });
+      this.#log.info(`peer added: ${describeLease(state.lease)}`, { ...peerFields(state.lease), objects: state.objects.length });
     }
   }
 
-  /** Issues every change at once, in kernel-safe order; returns the failures by object key. */
+  /**
+   * Issues every change in kernel-safe order, at most IN_FLIGHT at a time (the kernel pipeline
+   * keeps about that many in flight anyway; issuing thousands at once only holds their encoded
+   * requests and promises in memory); returns the failures by object key.
+   */
   async #execute(work: readonly Work[]): Promise<Map<string, unknown>> {
     const ordered = [
       ...work.filter((w) => w.op === 'remove').sort((a, b) => removeRank(a.o) - removeRank(b.o)),
       ...work.filter((w): w is Extract<Work, { op: 'apply' }> => w.op === 'apply').sort((a, b) => applyRank(a.o) - applyRank(b.o)),
     ];
     const kernel = this.#o.kernel;
-    const results = await Promise.allSettled(ordered.map((w) => (w.op === 'apply' ? applyDesired(kernel, w.o) : removeObject(kernel, w.o))));
     const failures = new Map<string, unknown>();
     const fresh = new Map<string, Sample>();
-    results.forEach((r, i) => {
-      const w = ordered[i];
-      if (!w) return;
-      if (r.status === 'fulfilled') {
-        this.#lastErrors.delete(w.key);
+    const settle = (w: Work, err: unknown, failed: boolean): void => {
+      if (!failed) {
+        if (this.#lastErrors.size > 0) this.#lastErrors.delete(w.key);
         return;
       }
-      failures.set(w.key, r.reason);
-      const reason = describeError(r.reason);
+      failures.set(w.key, err);
+      const reason = describeError(err);
       if (this.#lastErrors.get(w.key) === reason) return;
       this.#lastErrors.set(w.key, reason);
-      const code = (r.reason as { code?: unknown }).code;
+      const code = (err as { code?: unknown }).code;
       const group = typeof code === 'string' ? code : reason;
       const sample = fresh.get(group) ?? new Sample();
       fresh.set(group, sample);
       sample.add(() => `${w.op === 'apply' ? 'install' : 'delete'} ${describeObject(w.o, (x) => this.#plane.linkName(x))}: ${reason}`);
-    });
+    };
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ordered.length) {
+        const w = ordered[next++] as Work;
+        try {
+          await (w.op === 'apply' ? applyDesired(kernel, w.o) : removeObject(kernel, w.o));
+          settle(w, undefined, false);
+        } catch (err) {
+          settle(w, err, true);
+        }
+      }
+    };
+    // Lanes take the next change as soon as theirs is done, so changes go out in order.
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, ordered.length) }, lane));
     for (const [group, sample] of fresh) {
       this.#log.warn(`${sample.count} kernel change(s) failed (${group}), will retry: ${sample.text()}`, { failed: sample.count, code: group });
     }
@@ -416,13 +492,12 @@ export class PeerReconciler {
   }
 }
 
-function sameObjects(a: ReadonlyMap<string, Desired>, b: ReadonlyMap<string, Desired>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, o] of a) {
-    const other = b.get(k);
-    if (!other || !sameDesired(o, other)) return false;
-  }
-  return true;
+function sameObjects(a: PeerState, b: PeerState): boolean {
+  if (a.keys.length !== b.keys.length) return false;
+  return a.keys.every((key, i) => {
+    const j = b.keys.indexOf(key);
+    return j >= 0 && sameDesired(a.objects[i] as Desired, b.objects[j] as Desired);
+  });
 }
 
 function tally(work: readonly Work[], failures: ReadonlyMap<string, unknown>): { applied: number; removed: number; failed: number } {

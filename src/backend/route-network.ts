@@ -73,10 +73,12 @@ export class RouteDataPlane implements DataPlane {
     this.#families = [...(options.config.enableIPv4 ? [4 as const] : []), ...(options.config.enableIPv6 ? [6 as const] : [])];
   }
 
-  async prepare(): Promise<void> {
+  /** Returns what plan() depends on besides the lease: the on-link prefixes. */
+  async prepare(): Promise<string> {
     const { kernel, ext } = this.#o;
     for (const f of this.#families) this.#onLink.set(f, await onLinkPrefixes(kernel, ext.index, f));
     this.#extUp = (await kernel.getLinkByIndex(ext.index))?.up;
+    return [...this.#onLink].map(([f, prefixes]) => `${f}:${prefixes.join(',')}`).join(' ');
   }
 
   plan(lease: Lease): PeerPlan {

@@ -92,7 +92,11 @@ export class RtTransport {
         throw err instanceof KernelError ? err : kernelError(op, object, errnoFromNetlink(err), err);
       }
     });
-    this.dumpTail = result.catch(() => undefined);
+    // Not result.catch(...): that would resolve with the listing and keep it alive until the next dump.
+    this.dumpTail = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 

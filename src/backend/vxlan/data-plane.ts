@@ -44,7 +44,8 @@ export class VxlanDataPlane implements DataPlane {
     this.#o = options;
   }
 
-  async prepare(): Promise<void> {
+  /** Returns what plan() depends on besides the lease: the VTEPs' ifindexes and, with DirectRouting, the on-link prefixes. */
+  async prepare(): Promise<string> {
     const { kernel, log, ext, cfg } = this.#o;
     for (const vtep of this.#o.vteps) {
       const { link, created } = await ensureVxlanDevice(kernel, vtep.spec, log, vtep.mac);
@@ -56,6 +57,7 @@ export class VxlanDataPlane implements DataPlane {
       for (const vtep of this.#o.vteps) this.#onLink.set(vtep.spec.family, await onLinkPrefixes(kernel, ext.index, vtep.spec.family));
     }
     this.#extUp = (await kernel.getLinkByIndex(ext.index))?.up;
+    return [...this.#o.vteps.map((v) => `${v.spec.family}:${v.index}`), ...[...this.#onLink].map(([f, prefixes]) => `${f}:${prefixes.join(',')}`)].join(' ');
   }
 
   plan(lease: Lease): PeerPlan {
