@@ -13,7 +13,9 @@ function routePlane(kernel: FakeKernel, eth0: number, prepare: () => Promise<voi
     eventGroups: ['route'],
     prepare,
     plan: (lease) => ({ objects: lease.subnet && lease.attrs.publicIP ? [{ kind: 'route', route: { dst: lease.subnet, gateway: lease.attrs.publicIP, linkIndex: eth0 } }] : [], problems: [] }),
-    listPresent: async () => (await kernel.listRoutes(4, { linkIndex: eth0 })).filter((r) => r.gateway).map((route) => ({ kind: 'route' as const, route })),
+    listPresent: async (visit) => {
+      for (const route of await kernel.listRoutes(4, { linkIndex: eth0 })) if (route.gateway) visit({ kind: 'route', route });
+    },
     needsReconcile: () => false,
     linkName: (i) => (i === eth0 ? 'eth0' : `ifindex ${i}`),
   };

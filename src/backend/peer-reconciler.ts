@@ -42,8 +42,11 @@ export interface DataPlane {
    */
   prepare(): Promise<string | void>;
   plan(lease: Lease): PeerPlan;
-  /** Every object in this data plane's domain now in the kernel; those no peer plans are deleted. */
-  listPresent(): Promise<Present[]>;
+  /**
+   * Shows `visit` every object in this data plane's domain now in the kernel, as the listing
+   * arrives (thousands of objects are never held at once); those no peer plans are deleted.
+   */
+  listPresent(visit: (p: Present) => void): Promise<void>;
   /** True when a link or address notification calls for a full pass (device deleted, MAC rewritten, link flap). */
   needsReconcile(event: KernelEvent): boolean;
   linkName(index: number): string;
@@ -391,7 +394,7 @@ export class PeerReconciler {
     const work: Work[] = [];
     /** FDB entries under a wanted key that are not what we want (an FDB entry is appended, not replaced). */
     const wrongFdb = new Map<string, Present[]>();
-    for (const p of await this.#plane.listPresent()) {
+    await this.#plane.listPresent((p) => {
       const key = keyOf(p);
       const owner = this.#owners.get(key);
       if (!owner) {
@@ -404,7 +407,7 @@ export class PeerReconciler {
         if (list) list.push(p);
         else wrongFdb.set(key, [p]);
       }
-    }
+    });
     for (const [key, owner] of this.#owners) {
       if (owner.seen === pass) continue;
       // A wrong FDB entry must go first.

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeKernel } from '../kernel/index.ts';
+import type { Present } from './kernel-objects.ts';
 import { RouteDataPlane, type RouteNetworkSpec } from './route-network.ts';
 import { cidr, ip, networkConfig, peer } from './testing/fixtures.ts';
 
@@ -52,7 +53,8 @@ describe('RouteDataPlane', () => {
     await kernel.replaceRoute({ dst: cidr('10.244.1.0/24'), gateway: ip('192.0.2.6'), linkIndex: eth0 });
     await kernel.replaceRoute({ dst: cidr('172.16.0.0/16'), gateway: ip('192.0.2.7'), linkIndex: eth0 });
     await kernel.replaceRoute({ dst: cidr('10.244.6.0/24'), linkIndex: eth0 });
-    const present = await plane.listPresent();
+    const present: Present[] = [];
+    await plane.listPresent((p) => present.push(p));
     assert.deepEqual(
       present.map((p) => (p.kind === 'route' ? p.route.dst.toString() : p.kind)),
       ['10.244.5.0/24'],

@@ -102,20 +102,22 @@ export class RouteDataPlane implements DataPlane {
     return plan;
   }
 
-  async listPresent(): Promise<Present[]> {
+  async listPresent(visit: (p: Present) => void): Promise<void> {
     const { kernel, ext, config, lease } = this.#o;
-    const out: Present[] = [];
     for (const family of this.#families) {
       const network = family === 4 ? config.v4?.network : config.v6?.network;
       const own = family === 4 ? lease.subnet : lease.ipv6Subnet;
       if (!network) continue;
-      for (const route of await kernel.listRoutes(family, { linkIndex: ext.index })) {
-        if (route.protocol === RTPROT_KERNEL || route.type !== 'unicast' || !route.gateway) continue;
-        if (!network.containsCidr(route.dst) || (own && own.overlaps(route.dst))) continue;
-        out.push({ kind: 'route', route });
-      }
+      await kernel.scanRoutes(
+        family,
+        (route) => {
+          if (route.protocol === RTPROT_KERNEL || route.type !== 'unicast' || !route.gateway) return;
+          if (!network.containsCidr(route.dst) || (own && own.overlaps(route.dst))) return;
+          visit({ kind: 'route', route });
+        },
+        { linkIndex: ext.index },
+      );
     }
-    return out;
   }
 
   needsReconcile(ev: KernelEvent): boolean {

@@ -243,6 +243,10 @@ export class FakeKernel implements Kernel {
       .map((r) => ({ ...r }));
   }
 
+  async scanRoutes(family: Family, visit: (route: Route) => void, options: { table?: number; linkIndex?: number } = {}): Promise<void> {
+    for (const r of await this.listRoutes(family, options)) visit(r);
+  }
+
   async replaceRoute(spec: RouteSpec): Promise<void> {
     const desc = routeDesc(spec);
     this.enter('replaceRoute', 'replace route', desc);
@@ -313,6 +317,10 @@ export class FakeKernel implements Kernel {
     return this.neighbors.filter((n) => n.linkIndex === linkIndex && n.ip.family === family).map((n) => ({ ...n }));
   }
 
+  async scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void): Promise<void> {
+    for (const n of await this.listNeighbors(linkIndex, family)) visit(n);
+  }
+
   async replaceNeighbor(spec: NeighborSpec): Promise<void> {
     const desc = neighborDesc(spec);
     this.enter('replaceNeighbor', 'replace neighbour', desc);
@@ -340,6 +348,10 @@ export class FakeKernel implements Kernel {
   async listFdb(linkIndex: number): Promise<FdbEntry[]> {
     this.enter('listFdb', 'list', 'fdb');
     return this.fdb.filter((e) => e.linkIndex === linkIndex).map((e) => ({ ...e }));
+  }
+
+  async scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void): Promise<void> {
+    for (const e of await this.listFdb(linkIndex)) visit(e);
   }
 
   async appendFdb(spec: FdbSpec): Promise<void> {

@@ -184,6 +184,8 @@ export interface Kernel {
 
   /** Routes of one table (default main), excluding cached clones. */
   listRoutes(family: Family, options?: { table?: number; linkIndex?: number }): Promise<Route[]>;
+  /** listRoutes one route at a time, as the listing arrives: nothing is collected. */
+  scanRoutes(family: Family, visit: (route: Route) => void, options?: { table?: number; linkIndex?: number }): Promise<void>;
   replaceRoute(route: RouteSpec): Promise<void>;
   deleteRoute(route: RouteMatch): Promise<void>;
   routeGet(ip: IPAddress): Promise<RouteLookup>;
@@ -191,10 +193,14 @@ export interface Kernel {
   defaultRouteLink(family: Family): Promise<Link | undefined>;
 
   listNeighbors(linkIndex: number, family: Family): Promise<Neighbor[]>;
+  /** listNeighbors one entry at a time, as the listing arrives. */
+  scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void): Promise<void>;
   replaceNeighbor(neighbor: NeighborSpec): Promise<void>;
   deleteNeighbor(neighbor: { linkIndex: number; ip: IPAddress }): Promise<void>;
 
   listFdb(linkIndex: number): Promise<FdbEntry[]>;
+  /** listFdb one entry at a time, as the listing arrives. */
+  scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void): Promise<void>;
   /** `bridge fdb append <mac> dev <link> dst <dst> self permanent`. */
   appendFdb(entry: FdbSpec): Promise<void>;
   deleteFdb(entry: FdbSpec): Promise<void>;

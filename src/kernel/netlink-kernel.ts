@@ -39,20 +39,23 @@ import {
   RTNH_F_ONLINK,
   afOf,
   decodeAddr,
-  decodeFdb,
   decodeLink,
-  decodeNeighbor,
-  decodeRoute,
   encodeVxlanLinkinfo,
   ipFromBytes,
 } from './netlink-codec.ts';
 import { subscribeNetlink } from './netlink-events.ts';
+import { decodeFdbAt, decodeNeighborAt, decodeRouteAt } from './netlink-raw.ts';
 import { RtTransport, type TransportOptions } from './netlink-transport.ts';
 
 const T = rt.MessageType;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 const CREATE_APPEND = FlagsNew.CREATE | FlagsNew.APPEND;
+// Family headers of dump requests: ifinfomsg, ifaddrmsg, rtmsg, ndmsg.
+const IFINFOMSG_BYTES = 16;
+const IFADDRMSG_BYTES = 8;
+const RTMSG_BYTES = 12;
+const NDMSG_BYTES = 12;
 
 export interface NetlinkKernelOptions extends TransportOptions {
   /**
@@ -100,8 +103,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   async listLinks(): Promise<Link[]> {
-    const msgs = await this.io.dump('list', 'links', (s, o) => s.getLinks({}, {}, o));
-    return defined(msgs.map(decodeLink));
+    return defined(await this.io.dumpMessages('list', 'links', T.GETLINK, AF_UNSPEC, IFINFOMSG_BYTES, (p) => decodeLink(rt.parseLinkMessage(p))));
   }
 
   async createVxlan(spec: VxlanSpec): Promise<Link> {
@@ -143,8 +145,8 @@ export class NetlinkKernel implements Kernel {
 
   async listAddrs(linkIndex?: number, family?: Family): Promise<Addr[]> {
     const af = family ? afOf(family) : AF_UNSPEC;
-    const msgs = await this.io.dump('list', 'addresses', (s, o) => s.getAddresses({ family: af }, {}, o));
-    return defined(msgs.map(decodeAddr)).filter((a) => (linkIndex === undefined || a.linkIndex === linkIndex) && (!family || a.ip.family === family));
+    const addrs = await this.io.dumpMessages('list', 'addresses', T.GETADDR, af, IFADDRMSG_BYTES, (p) => decodeAddr(rt.parseAddressMessage(p)));
+    return defined(addrs).filter((a) => (linkIndex === undefined || a.linkIndex === linkIndex) && (!family || a.ip.family === family));
   }
 
   async addAddr(linkIndex: number, addr: AddrSpec): Promise<void> {
@@ -162,9 +164,18 @@ export class NetlinkKernel implements Kernel {
   // ---- routes -------------------------------------------------------------------------------
 
   async listRoutes(family: Family, options: { table?: number; linkIndex?: number } = {}): Promise<Route[]> {
-    const table = options.table ?? MAIN_TABLE;
-    const msgs = await this.io.dump('list', `IPv${family} routes`, (s, o) => s.getRoutes({ family: afOf(family) }, {}, o));
-    return defined(msgs.map(decodeRoute)).filter((r) => r.table === table && (options.linkIndex === undefined || r.linkIndex === options.linkIndex));
+    const out: Route[] = [];
+    await this.scanRoutes(family, (r) => out.push(r), options);
+    return out;
+  }
+
+  scanRoutes(family: Family, visit: (route: Route) => void, options: { table?: number; linkIndex?: number } = {}): Promise<void> {
+    const filter = { table: options.table ?? MAIN_TABLE, ...(options.linkIndex !== undefined ? { linkIndex: options.linkIndex } : {}) };
+    return this.io.dump('list', `IPv${family} routes`, T.GETROUTE, afOf(family), RTMSG_BYTES, (type, buf, offset, len) => {
+      if (type !== T.NEWROUTE) return;
+      const r = decodeRouteAt(buf, offset, len, filter);
+      if (r) visit(r);
+    });
   }
 
   async replaceRoute(spec: RouteSpec): Promise<void> {
@@ -219,8 +230,17 @@ export class NetlinkKernel implements Kernel {
   // ---- neighbours ---------------------------------------------------------------------------
 
   async listNeighbors(linkIndex: number, family: Family): Promise<Neighbor[]> {
-    const msgs = await this.io.dump('list', `IPv${family} neighbours`, (s, o) => s.getNeighbors({ family: afOf(family) }, {}, o));
-    return defined(msgs.map(decodeNeighbor)).filter((n) => n.linkIndex === linkIndex);
+    const out: Neighbor[] = [];
+    await this.scanNeighbors(linkIndex, family, (n) => out.push(n));
+    return out;
+  }
+
+  scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void): Promise<void> {
+    return this.io.dump('list', `IPv${family} neighbours`, T.GETNEIGH, afOf(family), NDMSG_BYTES, (type, buf, offset, len) => {
+      if (type !== T.NEWNEIGH) return;
+      const n = decodeNeighborAt(buf, offset, len, linkIndex);
+      if (n && n.ip.family === family) visit(n);
+    });
   }
 
   async replaceNeighbor(n: NeighborSpec): Promise<void> {
@@ -238,8 +258,17 @@ export class NetlinkKernel implements Kernel {
   // ---- bridge FDB ---------------------------------------------------------------------------
 
   async listFdb(linkIndex: number): Promise<FdbEntry[]> {
-    const msgs = await this.io.dump('list', 'fdb', (s, o) => s.getNeighbors({ family: AF_BRIDGE }, {}, o));
-    return defined(msgs.map(decodeFdb)).filter((e) => e.linkIndex === linkIndex);
+    const out: FdbEntry[] = [];
+    await this.scanFdb(linkIndex, (e) => out.push(e));
+    return out;
+  }
+
+  scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void): Promise<void> {
+    return this.io.dump('list', 'fdb', T.GETNEIGH, AF_BRIDGE, NDMSG_BYTES, (type, buf, offset, len) => {
+      if (type !== T.NEWNEIGH) return;
+      const e = decodeFdbAt(buf, offset, len, linkIndex);
+      if (e) visit(e);
+    });
   }
 
   async appendFdb(e: FdbSpec): Promise<void> {

@@ -1,16 +1,18 @@
 /**
  * @module kernel/netlink-transport
  * Two rtnetlink sockets: a NetlinkPipeline for requests (batched, many in flight) and one for
- * dumps, run one at a time. Dumps get their own socket because the `netlink` package groups
- * multipart replies per socket, so an answer to another request arriving between two parts of a
- * dump would break the dump; and the kernel refuses a second dump on a busy socket (EBUSY).
+ * dumps, run one at a time. Dumps get their own socket so that answers to other requests never
+ * arrive between the parts of a dump, and because the kernel refuses a second dump on a busy
+ * socket (EBUSY). Dumps are read from the package's raw socket and handed over one message at a
+ * time as each datagram arrives (see netlink-raw.ts): a listing is never held as a whole.
  */
-import { AttrStream, createRtNetlink, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
+import { AttrStream, RawNetlinkSocket, type NetlinkMessage } from 'netlink';
 import { KernelError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
-import { errnoFromNetlink, kernelError } from './errno.ts';
+import { errnoName, kernelError } from './errno.ts';
 import { notificationListeners } from './netlink-events.ts';
 import { NetlinkPipeline, NetlinkRequestError } from './netlink-pipeline.ts';
+import { align4, dumpRequest, i32, NLMSG_DONE, NLMSG_ERROR, u16, u32 } from './netlink-raw.ts';
 
 export interface TransportOptions {
   /** Most requests sent and not yet answered (default 1024; fewer when the receive buffer is small). */
@@ -24,10 +26,14 @@ export interface TransportOptions {
   logger?: Logger;
 }
 
-export interface DumpOptions {
-  flags: number;
-  timeout: number;
-  localPort: number;
+/** Receives one message of a dump: its type and payload (`len` bytes at `offset` of `buf`, valid only during the call). */
+export type DumpVisitor = (type: number, buf: Buffer, offset: number, len: number) => void;
+
+interface RunningDump {
+  seq: number;
+  visit: DumpVisitor;
+  resolve: () => void;
+  reject: (err: NetlinkRequestError) => void;
 }
 
 /** The object a failed operation names in its error; a function to skip formatting on success. */
@@ -37,8 +43,11 @@ const RECV_BUFFER = 4 << 20;
 
 export class RtTransport {
   private readonly pipeline: NetlinkPipeline;
-  private readonly dumpSocket: RtNetlinkSocket;
-  private readonly dumpOptions: DumpOptions;
+  private readonly dumpSocket: RawNetlinkSocket;
+  private readonly dumpPort: number;
+  private readonly timeoutMs: number;
+  private dumpSeq = 1;
+  private running: RunningDump | undefined;
   private dumpTail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -53,10 +62,16 @@ export class RtTransport {
       logger,
       paced: () => notificationListeners() > 0,
     });
-    this.dumpSocket = createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: 0 });
-    this.dumpSocket.socket.on('error', (err) => logger.warn('netlink dump socket error', { error: err.message }));
-    // Passing our port saves the package a getsockname() per message.
-    this.dumpOptions = { flags: 0, timeout: timeoutMs, localPort: this.dumpSocket.socket.address().port };
+    this.timeoutMs = timeoutMs;
+    this.dumpSocket = new RawNetlinkSocket(0 /* NETLINK_ROUTE */, { recvBufferSize: RECV_BUFFER, sendBufferSize: 0 });
+    this.dumpSocket.unref();
+    this.dumpSocket.on('message', (msg) => this.onDumpData(msg));
+    this.dumpSocket.on('error', (err) => {
+      logger.warn('netlink dump socket error', { error: err.message });
+      // Parts of the running dump may have been dropped: it cannot be trusted.
+      this.endDump(new NetlinkRequestError(err.code || 'EIO', `${err.message}; the listing is incomplete`));
+    });
+    this.dumpPort = this.dumpSocket.address().port;
   }
 
   /** A change (NEW/DEL/SET): resolves when the kernel has applied it. */
@@ -82,22 +97,91 @@ export class RtTransport {
     }
   }
 
-  /** Runs one dump after every earlier dump has finished. */
-  dump<T>(op: string, object: string, run: (socket: RtNetlinkSocket, options: DumpOptions) => Promise<T>): Promise<T> {
+  /**
+   * Dumps `type` (RTM_GET*) for the family byte `family` (a family header of `headerBytes`, as the
+   * kernel expects for that type), after every earlier dump has finished; `visit` sees each
+   * message as it arrives.
+   */
+  dump(op: string, object: string, type: number, family: number, headerBytes: number, visit: DumpVisitor): Promise<void> {
     if (this.closed) return Promise.reject(closedError(op, object));
     const result = this.dumpTail.then(async () => {
       try {
-        return await run(this.dumpSocket, this.dumpOptions);
+        await this.runDump(type, family, headerBytes, visit);
       } catch (err) {
-        throw err instanceof KernelError ? err : kernelError(op, object, errnoFromNetlink(err), err);
+        throw err instanceof NetlinkRequestError ? kernelError(op, object, err.errno, err) : err;
       }
     });
-    // Not result.catch(...): that would resolve with the listing and keep it alive until the next dump.
+    // Not result.catch(...): a failed dump must not fail the next one, and nothing is kept alive.
     this.dumpTail = result.then(
       () => undefined,
       () => undefined,
     );
     return result;
+  }
+
+  /** A dump collected into parsed package messages (links and addresses: a handful). */
+  async dumpMessages<T>(op: string, object: string, type: number, family: number, headerBytes: number, parse: (payload: Buffer) => T): Promise<T[]> {
+    const out: T[] = [];
+    await this.dump(op, object, type, family, headerBytes, (_t, buf, offset, len) => out.push(parse(Buffer.from(buf.subarray(offset, offset + len)))));
+    return out;
+  }
+
+  private runDump(type: number, family: number, headerBytes: number, visit: DumpVisitor): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const seq = this.dumpSeq;
+      this.dumpSeq = (this.dumpSeq % 0xffffffff) + 1;
+      const timer = setTimeout(() => this.endDump(new NetlinkRequestError('ETIMEDOUT')), this.timeoutMs);
+      this.running = {
+        seq,
+        visit,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.dumpSocket.ref();
+      this.dumpSocket.send(dumpRequest(type, seq, this.dumpPort, family, headerBytes), {}, (err) => {
+        if (err) this.endDump(new NetlinkRequestError(err.code || 'EIO', err.message));
+      });
+    });
+  }
+
+  private endDump(err?: NetlinkRequestError): void {
+    const d = this.running;
+    if (!d) return;
+    this.running = undefined;
+    this.dumpSocket.unref();
+    if (err) d.reject(err);
+    else d.resolve();
+  }
+
+  private onDumpData(buf: Buffer): void {
+    for (let o = 0; o + 16 <= buf.length; ) {
+      const len = u32(buf, o);
+      if (len < 16 || o + len > buf.length) break;
+      const d = this.running;
+      // Anything else is the tail of a dump that already failed or timed out.
+      if (d && u32(buf, o + 8) === d.seq) {
+        const type = u16(buf, o + 4);
+        // DONE may carry the dump's error (e.g. EINTR) as a negative int.
+        if (type === NLMSG_DONE) this.endDump(len >= 20 && i32(buf, o + 16) < 0 ? new NetlinkRequestError(errnoName(-i32(buf, o + 16))) : undefined);
+        else if (type === NLMSG_ERROR) {
+          const errno = len >= 20 ? -i32(buf, o + 16) : 0;
+          this.endDump(errno === 0 ? undefined : new NetlinkRequestError(errnoName(errno)));
+        } else {
+          try {
+            d.visit(type, buf, o + 16, len - 16);
+          } catch (err) {
+            this.endDump(new NetlinkRequestError('EINVAL', `decoding a dump failed: ${err instanceof Error ? err.message : String(err)}`));
+          }
+        }
+      }
+      o += align4(len);
+    }
   }
 
   /** Waits for outstanding requests and dumps, then closes both sockets. */
@@ -106,7 +190,7 @@ export class RtTransport {
     this.closed = true;
     await this.pipeline.close();
     await this.dumpTail;
-    this.dumpSocket.socket.close();
+    this.dumpSocket.close();
   }
 }
 

@@ -93,29 +93,27 @@ export class VxlanDataPlane implements DataPlane {
     return { kind: 'route', route: { dst: subnet, gateway: publicIP, linkIndex: this.#o.ext.index } };
   }
 
-  async listPresent(): Promise<Present[]> {
+  async listPresent(visit: (p: Present) => void): Promise<void> {
     const { kernel, ext, config, lease } = this.#o;
-    const out: Present[] = [];
     for (const vtep of this.#o.vteps) {
       const family = vtep.spec.family;
       const network = family === 4 ? config.v4?.network : config.v6?.network;
       const own = family === 4 ? lease.subnet : lease.ipv6Subnet;
-      for (const route of await kernel.listRoutes(family)) {
-        if (route.protocol === RTPROT_KERNEL || route.type !== 'unicast') continue;
+      await kernel.scanRoutes(family, (route) => {
+        if (route.protocol === RTPROT_KERNEL || route.type !== 'unicast') return;
         // Everything on the VTEP is ours; via the external interface only gateway routes into the
         // cluster network (DirectRouting peers, or leftovers of an earlier host-gw run).
         const onVtep = route.linkIndex === vtep.index;
         const direct = route.linkIndex === ext.index && route.gateway !== undefined && network?.containsCidr(route.dst) === true && !(own && own.overlaps(route.dst));
-        if (onVtep || direct) out.push({ kind: 'route', route });
-      }
-      for (const neighbor of await kernel.listNeighbors(vtep.index, family)) {
-        if (neighbor.state === 'permanent') out.push({ kind: 'neigh', neighbor });
-      }
-      for (const fdb of await kernel.listFdb(vtep.index)) {
-        if (fdb.dst && fdb.mac !== ZERO_MAC) out.push({ kind: 'fdb', fdb });
-      }
+        if (onVtep || direct) visit({ kind: 'route', route });
+      });
+      await kernel.scanNeighbors(vtep.index, family, (neighbor) => {
+        if (neighbor.state === 'permanent') visit({ kind: 'neigh', neighbor });
+      });
+      await kernel.scanFdb(vtep.index, (fdb) => {
+        if (fdb.dst && fdb.mac !== ZERO_MAC) visit({ kind: 'fdb', fdb });
+      });
     }
-    return out;
   }
 
   needsReconcile(ev: KernelEvent): boolean {
