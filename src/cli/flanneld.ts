@@ -3,6 +3,8 @@
  * flanneld: parse flags, build the daemon, run it until SIGTERM/SIGINT. The only process.exit.
  * Exit codes: 0 clean stop, 1 runtime/config failure, 2 bad command line.
  */
+// First: V8 settings must be in place before the other modules load and run (see the module).
+import './v8-tuning.ts';
 import { formatHelp, parseDaemonOptions, type DaemonOptions } from '../config/index.ts';
 import { createLogger, levelForVerbosity } from '../log/index.ts';
 import { composeDaemon } from '../daemon/compose.ts';
