@@ -31,7 +31,7 @@ export const FULL: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   latencyEvents: 200,
   cniPods: 200,
   iperfSeconds: 3,
-  iperfRuns: 2,
+  iperfRuns: 3,
   settleMs: 5000,
   cpuWindowMs: 25_000,
   build: 'build',
@@ -59,7 +59,7 @@ const USAGE = `usage: npm run bench -- [options]
   --backends=LIST         vxlan,host-gw (default: both)
   --latency-at=1000 --latency-events=200   single-lease latency (vxlan)
   --cni-pods=200          pods for CNI ADD/DEL latency
-  --iperf-seconds=3 --iperf-runs=2
+  --iperf-seconds=3 --iperf-runs=3
   --build=build|dist|source   flanneld + CNI plugin: compiled from the working tree into
                           node_modules/.cache (default), dist/ as built, or flanneld through tsx
   --cpu-prof[=DIR]        run flanneld under node --cpu-prof; profiles summarized in the report

@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Cluster, UNDERLAY, type LabNode } from '../../src/lab/cluster.ts';
+import { Cluster, type LabNode } from '../../src/lab/cluster.ts';
 import { addLabPod, type LabPod } from '../../src/lab/lab-pods.ts';
 import { Netns, nsExec, nsSpawn } from '../../src/lab/netns.ts';
 import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
@@ -72,33 +72,48 @@ async function startIperfServer(ns: string): Promise<{ port: string; stop: () =>
   return { port, stop: () => server.kill('SIGKILL') };
 }
 
-/** Best of `runs` iperf3 runs from `fromNs` to a server started in `toNs`. */
-async function iperf(fromNs: string, toNs: string, ip: string, seconds: number, runs: number): Promise<IperfResult> {
-  const server = await startIperfServer(toNs);
+/** One iperf3 run from `fromNs` to `ip`:`port`, in Gbit/s (retried while the server is not reachable yet). */
+async function iperfOnce(fromNs: string, ip: string, port: string, seconds: number): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const res = spawnSync('ip', ['netns', 'exec', fromNs, 'iperf3', '-c', ip, '-p', port, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+    let j: { end?: { sum_received?: { bits_per_second?: number } }; error?: string } = {};
+    try {
+      j = JSON.parse(res.stdout) as typeof j;
+    } catch {
+      j = { error: res.stderr.trim() || `iperf3 exited with ${res.status}` };
+    }
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (bps !== undefined && res.status === 0) return round(bps / 1e9, 2);
+    if (attempt >= 20 || !/refused|unable to connect/i.test(j.error ?? '')) throw new Error(`iperf3 ${fromNs} → ${ip}: ${j.error ?? 'no result'}`);
+    await sleep(150);
+  }
+}
+
+interface IperfPath {
+  fromNs: string;
+  toNs: string;
+  ip: string;
+}
+
+/**
+ * Best of `runs` iperf3 runs per path, the paths taken in turn (ours, its floor, ours, ...), so
+ * that a burst of load on the machine lands on both sides of a ratio rather than on one.
+ */
+async function iperfInterleaved<K extends string>(paths: Record<K, IperfPath>, seconds: number, runs: number, progress: (m: string) => void): Promise<Record<K, IperfResult>> {
+  const keys = Object.keys(paths) as K[];
+  const servers: Array<{ port: string; stop: () => void }> = [];
   try {
-    const results: number[] = [];
+    for (const k of keys) servers.push(await startIperfServer(paths[k].toNs));
+    const runsGbps = keys.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
-      for (let attempt = 0; ; attempt++) {
-        const res = spawnSync('ip', ['netns', 'exec', fromNs, 'iperf3', '-c', ip, '-p', server.port, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-        let j: { end?: { sum_received?: { bits_per_second?: number } }; error?: string } = {};
-        try {
-          j = JSON.parse(res.stdout) as typeof j;
-        } catch {
-          j = { error: res.stderr.trim() || `iperf3 exited with ${res.status}` };
-        }
-        const bps = j.end?.sum_received?.bits_per_second;
-        if (bps !== undefined && res.status === 0) {
-          results.push(round(bps / 1e9, 2));
-          break;
-        }
-        // The server may not be listening yet.
-        if (attempt >= 20 || !/refused|unable to connect/i.test(j.error ?? '')) throw new Error(`iperf3 ${fromNs} → ${ip}: ${j.error ?? 'no result'}`);
-        await sleep(150);
+      for (const [i, k] of keys.entries()) {
+        progress(`iperf3 ${k} (${paths[k].ip}), run ${r + 1}/${runs}`);
+        (runsGbps[i] as number[]).push(await iperfOnce(paths[k].fromNs, paths[k].ip, (servers[i] as { port: string }).port, seconds));
       }
     }
-    return { gbps: Math.max(...results), runsGbps: results };
+    return Object.fromEntries(keys.map((k, i) => [k, { gbps: Math.max(...(runsGbps[i] as number[])), runsGbps: runsGbps[i] as number[] }])) as Record<K, IperfResult>;
   } finally {
-    server.stop();
+    for (const s of servers) s.stop();
   }
 }
 
@@ -196,17 +211,19 @@ export async function runDataPlane(ctx: BenchContext, backend: Backend, withCni:
       const floors = buildFloors(backend, n1, n2, flannelMtu);
       const s = o.iperfSeconds;
       const runs = o.iperfRuns;
-      ctx.progress(`[${backend}] iperf3 pod → pod (${p1.ip} → ${p2.ip})`);
-      const podToPod = await iperf(p1.ns, p2.ns, p2.ip, s, runs);
-      ctx.progress(`[${backend}] iperf3 node → node over flannel (→ ${cni0Ip})`);
-      const nodeToNode = await iperf(n1.ns, n2.ns, cni0Ip, s, runs);
       const kind = backend === 'vxlan' ? 'hand-built VXLAN' : 'static routes';
-      ctx.progress(`[${backend}] iperf3 hand-built pod → pod floor (${kind}, → ${floors.pod2Ip})`);
-      const podFloor = await iperf(floors.pod1, floors.pod2, floors.pod2Ip, s, runs);
-      ctx.progress(`[${backend}] iperf3 node → node floor (${kind}, → ${floors.nodeIp})`);
-      const floor = await iperf(n1.ns, n2.ns, floors.nodeIp, s, runs);
-      ctx.progress(`[${backend}] iperf3 bare veth (→ ${UNDERLAY.node(2)})`);
-      const bareVeth = await iperf(n1.ns, n2.ns, n2.underlayIP, s, runs);
+      const { podToPod, podFloor, nodeToNode, floor, bareVeth } = await iperfInterleaved(
+        {
+          podToPod: { fromNs: p1.ns, toNs: p2.ns, ip: p2.ip },
+          podFloor: { fromNs: floors.pod1, toNs: floors.pod2, ip: floors.pod2Ip },
+          nodeToNode: { fromNs: n1.ns, toNs: n2.ns, ip: cni0Ip },
+          floor: { fromNs: n1.ns, toNs: n2.ns, ip: floors.nodeIp },
+          bareVeth: { fromNs: n1.ns, toNs: n2.ns, ip: n2.underlayIP },
+        },
+        s,
+        runs,
+        (m) => ctx.progress(`[${backend}] ${m} (${kind} floors)`),
+      );
       let txChecksumOffload: string | undefined;
       let podToPodOffloadOn: IperfResult | undefined;
       if (backend === 'vxlan') {
@@ -219,7 +236,7 @@ export async function runDataPlane(ctx: BenchContext, backend: Backend, withCni:
           // Diagnostic: what flanneld's default of disabling TX checksum offload costs.
           for (const n of [n1, n2]) nsExec(n.ns, 'ethtool', ['-K', 'flannel.1', 'tx-checksum-ip-generic', 'on']);
           ctx.progress(`[${backend}] iperf3 pod → pod again with flannel.1 TX checksum offload on (diagnostic)`);
-          podToPodOffloadOn = await iperf(p1.ns, p2.ns, p2.ip, s, runs);
+          ({ podToPodOffloadOn } = await iperfInterleaved({ podToPodOffloadOn: { fromNs: p1.ns, toNs: p2.ns, ip: p2.ip } }, s, runs, (m) => ctx.progress(`[${backend}] ${m} (diagnostic: flannel.1 TX checksum offload on)`)));
         }
       }
       out.throughput = {
