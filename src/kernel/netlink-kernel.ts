@@ -36,7 +36,6 @@ import {
   AF_BRIDGE,
   AF_UNSPEC,
   RT_TABLE_COMPAT,
-  RTNH_F_ONLINK,
   afOf,
   decodeAddr,
   decodeLink,
@@ -44,6 +43,7 @@ import {
   ipFromBytes,
 } from './netlink-codec.ts';
 import { subscribeNetlink } from './netlink-events.ts';
+import { encodeFdbAppend, encodeNeighborReplace, encodeRouteReplace } from './netlink-encode.ts';
 import { decodeFdbAt, decodeNeighborAt, decodeRouteAt } from './netlink-raw.ts';
 import { RtTransport, type TransportOptions } from './netlink-transport.ts';
 
@@ -179,22 +179,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   async replaceRoute(spec: RouteSpec): Promise<void> {
-    const table = spec.table ?? MAIN_TABLE;
-    const data: rt.Route = {
-      family: afOf(spec.dst.family),
-      dstLen: spec.dst.prefix,
-      table: table < 256 ? table : RT_TABLE_COMPAT,
-      protocol: rt.RouteProtocol.BOOT,
-      scope: spec.gateway ? rt.RouteScope.UNIVERSE : rt.RouteScope.LINK,
-      type: rt.RouteType.UNICAST,
-      // RouteFlags has no `onlink`: RTNH_F_ONLINK only exists in the package's next-hop flags.
-      flags: spec.onlink ? { __unknown: RTNH_F_ONLINK } : {},
-    };
-    const attrs: rt.RouteAttrs = { dst: spec.dst.ip.toBytes(), oif: spec.linkIndex, table };
-    if (spec.gateway) attrs.gateway = spec.gateway.toBytes();
-    if (spec.src) attrs.prefsrc = spec.src.toBytes();
-    if (spec.metric !== undefined) attrs.priority = spec.metric;
-    await this.io.change('replace route', () => routeDesc(spec), T.NEWROUTE, CREATE_REPLACE, routeMessage(data, attrs));
+    await this.io.change('replace route', () => routeDesc(spec), T.NEWROUTE, CREATE_REPLACE, encodeRouteReplace(spec));
   }
 
   async deleteRoute(match: RouteMatch): Promise<void> {
@@ -244,10 +229,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   async replaceNeighbor(n: NeighborSpec): Promise<void> {
-    const state: rt.NeighborState = n.permanent === false ? { reachable: true } : { permanent: true };
-    const data: rt.Neighbor = { family: afOf(n.ip.family), ifindex: n.linkIndex, state };
-    const attrs: rt.NeighborAttrs = { dst: n.ip.toBytes(), lladdr: macToBytes(n.mac) };
-    await this.io.change('replace neighbour', () => neighborDesc(n), T.NEWNEIGH, CREATE_REPLACE, neighborMessage(data, attrs));
+    await this.io.change('replace neighbour', () => neighborDesc(n), T.NEWNEIGH, CREATE_REPLACE, encodeNeighborReplace(n));
   }
 
   async deleteNeighbor(n: { linkIndex: number; ip: IPAddress }): Promise<void> {
@@ -272,9 +254,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   async appendFdb(e: FdbSpec): Promise<void> {
-    const data: rt.Neighbor = { family: AF_BRIDGE, ifindex: e.linkIndex, state: { permanent: true }, flags: { self: true } };
-    const attrs: rt.NeighborAttrs = { lladdr: macToBytes(e.mac), dst: e.dst.toBytes() };
-    await this.io.change('append fdb', () => fdbDesc(e), T.NEWNEIGH, CREATE_APPEND, neighborMessage(data, attrs));
+    await this.io.change('append fdb', () => fdbDesc(e), T.NEWNEIGH, CREATE_APPEND, encodeFdbAppend(e));
   }
 
   async deleteFdb(e: FdbSpec): Promise<void> {

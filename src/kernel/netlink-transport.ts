@@ -74,8 +74,11 @@ export class RtTransport {
     this.dumpPort = this.dumpSocket.address().port;
   }
 
-  /** A change (NEW/DEL/SET): resolves when the kernel has applied it. */
-  async change(op: string, object: Described, type: number, flags: number, encode: (out: AttrStream) => void): Promise<void> {
+  /**
+   * A change (NEW/DEL/SET): resolves when the kernel has applied it. The payload comes encoded
+   * by the package (`encode`) or already as bytes (netlink-encode.ts, for the bulk requests).
+   */
+  async change(op: string, object: Described, type: number, flags: number, encode: ((out: AttrStream) => void) | Uint8Array): Promise<void> {
     await this.send(op, object, type, flags, encode, false);
   }
 
@@ -86,12 +89,17 @@ export class RtTransport {
     return reply;
   }
 
-  private async send(op: string, object: Described, type: number, flags: number, encode: (out: AttrStream) => void, expectsReply: boolean): Promise<NetlinkMessage | undefined> {
+  private async send(op: string, object: Described, type: number, flags: number, encode: ((out: AttrStream) => void) | Uint8Array, expectsReply: boolean): Promise<NetlinkMessage | undefined> {
     if (this.closed) throw closedError(op, object);
-    const out = new AttrStream();
-    encode(out);
+    let payload: Uint8Array[];
+    if (encode instanceof Uint8Array) payload = [encode];
+    else {
+      const out = new AttrStream();
+      encode(out);
+      payload = out.bufs;
+    }
     try {
-      return await this.pipeline.request(type, flags, out.bufs, expectsReply);
+      return await this.pipeline.request(type, flags, payload, expectsReply);
     } catch (err) {
       throw err instanceof NetlinkRequestError ? kernelError(op, describe(object), err.errno, err) : err;
     }
