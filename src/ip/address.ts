@@ -60,6 +60,21 @@ export class IPAddress {
     return BITS[this.family];
   }
 
+  /** Writes the address in network byte order at `offset` (4 or 16 bytes), without allocating. */
+  writeBytes(target: Uint8Array, offset: number): void {
+    if (this.family === 4) {
+      const v = Number(this.value);
+      target[offset] = v >>> 24;
+      target[offset + 1] = (v >>> 16) & 0xff;
+      target[offset + 2] = (v >>> 8) & 0xff;
+      target[offset + 3] = v & 0xff;
+      return;
+    }
+    const view = new DataView(target.buffer, target.byteOffset + offset, 16);
+    view.setBigUint64(0, this.value >> 64n);
+    view.setBigUint64(8, BigInt.asUintN(64, this.value));
+  }
+
   toBytes(): Buffer {
     const n = this.bits / 8;
     const out = Buffer.alloc(n);

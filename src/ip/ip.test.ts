@@ -31,6 +31,17 @@ describe('IPAddress', () => {
     const b = IPAddress.parse('fd00::abcd');
     assert.equal(IPAddress.fromBytes(b.toBytes()).toString(), 'fd00::abcd');
   });
+  it('writes its bytes in place exactly as toBytes returns them', () => {
+    for (const text of ['0.0.0.0', '10.244.3.0', '255.255.255.255', '192.168.50.12', '::', 'fd00:10:244:3::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8::1']) {
+      const ip = IPAddress.parse(text);
+      const target = new Uint8Array(20).fill(0xee);
+      ip.writeBytes(target, 2);
+      const n = ip.family === 4 ? 4 : 16;
+      assert.deepEqual(target.subarray(2, 2 + n), new Uint8Array(ip.toBytes()), text);
+      assert.ok(target[1] === 0xee && (2 + n >= 20 || target[2 + n] === 0xee), `${text}: nothing written outside`);
+    }
+  });
+
   it('knows multicast, loopback and link-local', () => {
     assert.ok(IPAddress.parse('224.0.0.1').isMulticast());
     assert.ok(!IPAddress.parse('10.0.0.1').isMulticast());

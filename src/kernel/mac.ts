@@ -22,6 +22,12 @@ export function macToBytes(mac: Mac): Buffer {
   return Buffer.from(normalizeMac(mac).split(':').map((h) => parseInt(h, 16)));
 }
 
+/** Writes the 6 bytes of a MAC at `offset` (validated like macToBytes), without allocating. */
+export function writeMac(mac: Mac, target: Uint8Array, offset: number): void {
+  if (!isMac(mac)) normalizeMac(mac); // throws the usual error
+  for (let i = 0; i < 6; i++) target[offset + i] = parseInt(mac.slice(i * 3, i * 3 + 2), 16);
+}
+
 /** Formats any hardware address; empty for none. */
 export function bytesToMac(bytes: Uint8Array | undefined): Mac {
   if (!bytes) return '';

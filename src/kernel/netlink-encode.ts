@@ -9,9 +9,10 @@
  * 4-byte-aligned TLVs; numbers in host byte order.
  */
 import { endianness } from 'node:os';
-import type { FdbSpec, NeighborSpec, RouteSpec } from './kernel.ts';
+import type { FdbSpec, Mac, NeighborSpec, RouteSpec } from './kernel.ts';
 import { MAIN_TABLE } from './kernel.ts';
-import { macToBytes } from './mac.ts';
+import type { IPAddress } from '../ip/index.ts';
+import { writeMac } from './mac.ts';
 import { AF_BRIDGE, RT_TABLE_COMPAT, RTNH_F_ONLINK, afOf } from './netlink-codec.ts';
 
 const LE = endianness() === 'LE';
@@ -54,11 +55,19 @@ class Writer {
     this.view.setUint32(at, v, LE);
   }
 
-  attrBytes(type: number, value: Uint8Array): void {
-    this.u16(this.offset, 4 + value.length);
+  attrIp(type: number, ip: IPAddress): void {
+    const n = ip.family === 4 ? 4 : 16;
+    this.u16(this.offset, 4 + n);
     this.u16(this.offset + 2, type);
-    this.bytes.set(value, this.offset + 4);
-    this.offset += align4(4 + value.length); // past the end for the last one: nothing is written there
+    ip.writeBytes(this.bytes, this.offset + 4);
+    this.offset += 4 + n;
+  }
+
+  attrMac(type: number, mac: Mac): void {
+    this.u16(this.offset, 10);
+    this.u16(this.offset + 2, type);
+    writeMac(mac, this.bytes, this.offset + 4);
+    this.offset += 12; // past the end when it is the last attribute: nothing is written there
   }
 
   attrU32(type: number, value: number): void {
@@ -76,13 +85,12 @@ function sizeOf(values: ReadonlyArray<number | undefined>): number {
   return present.reduce((n, v) => n + align4(4 + v), HEADER_BYTES) + 4 + last;
 }
 
+const ipBytes = (ip: IPAddress | undefined): number | undefined => (ip === undefined ? undefined : ip.family === 4 ? 4 : 16);
+
 /** RTM_NEWROUTE payload for Kernel.replaceRoute. */
 export function encodeRouteReplace(spec: RouteSpec): Uint8Array {
   const table = spec.table ?? MAIN_TABLE;
-  const dst = spec.dst.ip.toBytes();
-  const gateway = spec.gateway?.toBytes();
-  const src = spec.src?.toBytes();
-  const w = new Writer(sizeOf([dst.length, 4, 4, gateway?.length, src?.length, spec.metric !== undefined ? 4 : undefined]));
+  const w = new Writer(sizeOf([ipBytes(spec.dst.ip), 4, 4, ipBytes(spec.gateway), ipBytes(spec.src), spec.metric !== undefined ? 4 : undefined]));
   w.u8(0, afOf(spec.dst.family));
   w.u8(1, spec.dst.prefix);
   w.u8(4, table < 256 ? table : RT_TABLE_COMPAT);
@@ -91,33 +99,34 @@ export function encodeRouteReplace(spec: RouteSpec): Uint8Array {
   w.u8(7, RTN_UNICAST);
   w.u32(8, spec.onlink ? RTNH_F_ONLINK : 0);
   // The kernel takes attributes in any order; this is the package's, so the bytes can be compared.
-  w.attrBytes(RTA_DST, dst);
+  w.attrIp(RTA_DST, spec.dst.ip);
   w.attrU32(RTA_OIF, spec.linkIndex);
   w.attrU32(RTA_TABLE, table);
-  if (gateway) w.attrBytes(RTA_GATEWAY, gateway);
-  if (src) w.attrBytes(RTA_PREFSRC, src);
+  if (spec.gateway) w.attrIp(RTA_GATEWAY, spec.gateway);
+  if (spec.src) w.attrIp(RTA_PREFSRC, spec.src);
   if (spec.metric !== undefined) w.attrU32(RTA_PRIORITY, spec.metric);
   return w.bytes;
 }
 
-function neighbour(family: number, ifindex: number, state: number, flags: number, dst: Uint8Array, lladdr: Uint8Array, lladdrFirst: boolean): Uint8Array {
-  const w = new Writer(sizeOf(lladdrFirst ? [lladdr.length, dst.length] : [dst.length, lladdr.length]));
+function neighbour(family: number, ifindex: number, state: number, flags: number, dst: IPAddress, mac: Mac, macFirst: boolean): Uint8Array {
+  const dstBytes = dst.family === 4 ? 4 : 16;
+  const w = new Writer(sizeOf(macFirst ? [6, dstBytes] : [dstBytes, 6]));
   w.u8(0, family);
   w.u32(4, ifindex);
   w.u16(8, state);
   w.u8(10, flags);
-  if (lladdrFirst) w.attrBytes(NDA_LLADDR, lladdr);
-  w.attrBytes(NDA_DST, dst);
-  if (!lladdrFirst) w.attrBytes(NDA_LLADDR, lladdr);
+  if (macFirst) w.attrMac(NDA_LLADDR, mac);
+  w.attrIp(NDA_DST, dst);
+  if (!macFirst) w.attrMac(NDA_LLADDR, mac);
   return w.bytes;
 }
 
 /** RTM_NEWNEIGH payload for Kernel.replaceNeighbor. */
 export function encodeNeighborReplace(n: NeighborSpec): Uint8Array {
-  return neighbour(afOf(n.ip.family), n.linkIndex, n.permanent === false ? NUD_REACHABLE : NUD_PERMANENT, 0, n.ip.toBytes(), macToBytes(n.mac), false);
+  return neighbour(afOf(n.ip.family), n.linkIndex, n.permanent === false ? NUD_REACHABLE : NUD_PERMANENT, 0, n.ip, n.mac, false);
 }
 
 /** RTM_NEWNEIGH (AF_BRIDGE) payload for Kernel.appendFdb. */
 export function encodeFdbAppend(e: FdbSpec): Uint8Array {
-  return neighbour(AF_BRIDGE, e.linkIndex, NUD_PERMANENT, NTF_SELF, e.dst.toBytes(), macToBytes(e.mac), true);
+  return neighbour(AF_BRIDGE, e.linkIndex, NUD_PERMANENT, NTF_SELF, e.dst, e.mac, true);
 }
