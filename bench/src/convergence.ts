@@ -208,7 +208,7 @@ export async function runControlPlane(ctx: BenchContext, backend: Backend): Prom
     await sleep(o.settleMs);
     const before = procStats(pid);
     const t0 = performance.now();
-    // RSS moves with V8's garbage collection (each periodic reconcile pass leaves garbage): watch it over the window.
+    // RSS moves with V8's garbage collection: watch it over the window.
     const rss: number[] = [before.rssMiB];
     while (performance.now() - t0 < o.cpuWindowMs) {
       await sleep(Math.min(1000, o.cpuWindowMs));
