@@ -14,23 +14,14 @@ import { MAIN_TABLE } from './kernel.ts';
 import type { IPAddress } from '../ip/index.ts';
 import { writeMac } from './mac.ts';
 import { AF_BRIDGE, RT_TABLE_COMPAT, RTNH_F_ONLINK, afOf } from './netlink-codec.ts';
+import { NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE } from './netlink-raw.ts';
 
 const LE = endianness() === 'LE';
 const RTPROT_BOOT = 3;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_LINK = 253;
 const RTN_UNICAST = 1;
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_TABLE = 15;
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
 const NUD_REACHABLE = 0x02;
-const NUD_PERMANENT = 0x80;
-const NTF_SELF = 0x02;
 const HEADER_BYTES = 12; // rtmsg and ndmsg alike
 
 const align4 = (n: number): number => (n + 3) & ~3;
