@@ -58,6 +58,11 @@ export function nodeSys(): Sys {
     unlink: (path) => fs.promises.unlink(path),
     readdir: (path) => fs.readdirSync(path),
     findExecutable: (name, dirs) => dirs.map((d) => joinPath(d, name)).find((p) => isExecutableFile(fs, p)),
+    runCaptured(path, stdin, env) {
+      const r = process.getBuiltinModule('node:child_process').spawnSync(path, [], { input: stdin, env, stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });
+      if (r.error) throw r.error;
+      return { stdout: r.stdout ?? '', status: r.status, signal: r.signal };
+    },
     writeOut(fd, text) {
       const buf = Buffer.from(text);
       let off = 0;

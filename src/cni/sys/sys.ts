@@ -25,6 +25,8 @@ export interface Sys {
   readdir(path: string): string[];
   /** The first regular executable file `name` in `dirs`. */
   findExecutable(name: string, dirs: readonly string[]): string | undefined;
+  /** Runs `path` with `stdin` as its input, our stderr as its own, and its stdout captured. */
+  runCaptured(path: string, stdin: string, env: Record<string, string>): Captured;
   /** Writes all of `text` to our stdout (1) or stderr (2). */
   writeOut(fd: 1 | 2, text: string): Promise<void>;
   /**
@@ -38,6 +40,10 @@ export interface Sys {
 export interface ChildEnd {
   status: number | null;
   signal: string | null;
+}
+
+export interface Captured extends ChildEnd {
+  stdout: string;
 }
 
 export function errnoCode(err: unknown): string | undefined {
