@@ -37,39 +37,31 @@ export function levelForVerbosity(v: number): LogLevel {
 }
 
 function wrap(p: PinoLogger): Logger {
-  const call = (lvl: 'error' | 'warn' | 'info' | 'debug' | 'trace') => (msg: string, fields?: LogFields) => {
+  const call = (lvl: Level) => (msg: string, fields?: LogFields) => {
     if (fields) p[lvl](fields, msg);
     else p[lvl](msg);
   };
-  return {
-    error: call('error'),
-    warn: call('warn'),
-    info: call('info'),
-    debug: call('debug'),
-    trace: call('trace'),
-    forComponent: (name) => wrap(p.child({ component: name })),
-  };
+  return loggerOf(call, (name) => wrap(p.child({ component: name })));
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+type Level = (typeof LEVELS)[number];
+
+/** A Logger from one function per level. */
+function loggerOf(at: (level: Level) => (msg: string, fields?: LogFields) => void, forComponent: (name: string) => Logger): Logger {
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), trace: at('trace'), forComponent };
+}
 
 function createTextLogger(options: LoggerOptions, component?: string): Logger {
   const min = options.level === 'silent' ? LEVELS.length : LEVELS.indexOf(options.level ?? 'info');
   const fd = options.fd ?? 2;
-  const at = (level: (typeof LEVELS)[number]) => (msg: string, fields?: LogFields) => {
+  const at = (level: Level) => (msg: string, fields?: LogFields) => {
     if (LEVELS.indexOf(level) < min) return;
     const kv = fields ? Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('') : '';
     const who = [options.name, component].filter(Boolean).join(' ');
     writeSync(fd, `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${who ? `[${who}] ` : ''}${msg}${kv}\n`);
   };
-  return {
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-    forComponent: (name) => createTextLogger(options, name),
-  };
+  return loggerOf(at, (name) => createTextLogger(options, name));
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -90,14 +82,7 @@ export function createMemoryLogger(): MemoryLogger {
     const at = (level: string) => (msg: string, fields?: LogFields) => {
       lines.push({ level, msg, ...(fields ? { fields } : {}), ...(component ? { component } : {}) });
     };
-    return {
-      error: at('error'),
-      warn: at('warn'),
-      info: at('info'),
-      debug: at('debug'),
-      trace: at('trace'),
-      forComponent: (name) => make(name),
-    };
+    return loggerOf(at, (name) => make(name));
   };
   return Object.assign(make(), { lines });
 }

@@ -1,32 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Network } from '../backend.ts';
-import { cidr, harness, ip, kernelState, networkConfig, peer, type Harness, type HarnessOptions } from '../testing/fixtures.ts';
+import { cidr, harness, ip, kernelState, networkConfig, peer, runNetwork, type Harness, type HarnessOptions, type RunningNetwork } from '../testing/fixtures.ts';
 import { hostGw } from './index.ts';
 
-interface Running {
-  h: Harness;
-  net: Network;
-  stop(): Promise<void>;
-}
-
-async function start(o: Partial<HarnessOptions> & { backend?: Record<string, unknown>; before?: (h: Harness) => Promise<void> } = {}): Promise<Running> {
+async function start(o: Partial<HarnessOptions> & { backend?: Record<string, unknown>; before?: (h: Harness) => Promise<void> } = {}): Promise<RunningNetwork> {
   const config = o.config ?? networkConfig({ Type: 'host-gw', ...o.backend });
   const h = harness({ subnet: '10.244.1.0/24', ...o, config });
   await o.before?.(h);
-  const net = await hostGw({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20 }).create(h.deps).registerNetwork(config, {}, AbortSignal.timeout(5000));
-  const ac = new AbortController();
-  const first = h.nextPass((p) => p.kind === 'full');
-  const done = net.run(ac.signal);
-  await first;
-  return {
-    h,
-    net,
-    async stop() {
-      ac.abort();
-      await done;
-    },
-  };
+  return runNetwork(h, hostGw({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20 }).create(h.deps), config);
 }
 
 const near = peer({ subnet: '10.244.2.0/24', publicIP: '192.0.2.12', backendType: 'host-gw' });

@@ -8,7 +8,7 @@ import { Cidr, IPAddress } from '../../ip/index.ts';
 import { FakeKernel, type Link } from '../../kernel/index.ts';
 import type { JsonValue, Lease } from '../../lease/index.ts';
 import { createMemoryLogger, type MemoryLogger } from '../../log/index.ts';
-import type { BackendDeps, ExternalInterface } from '../backend.ts';
+import type { Backend, BackendDeps, ExternalInterface, Network } from '../backend.ts';
 import { describeObject } from '../kernel-objects.ts';
 import type { PassSummary } from '../peer-reconciler.ts';
 import { MemorySubnets } from './memory-subnets.ts';
@@ -65,6 +65,29 @@ export interface Harness {
   nextPass(pred?: (p: PassSummary) => boolean, timeoutMs?: number): Promise<PassSummary>;
   /** Log lines at `level` whose message contains `text`. */
   logged(level: string, text: string): string[];
+}
+
+/** A network registered and running on a harness, its first full pass done. */
+export interface RunningNetwork {
+  h: Harness;
+  net: Network;
+  stop(): Promise<void>;
+}
+
+export async function runNetwork(h: Harness, backend: Backend, config: NetworkConfig): Promise<RunningNetwork> {
+  const net = await backend.registerNetwork(config, {}, AbortSignal.timeout(5000));
+  const ac = new AbortController();
+  const first = h.nextPass((p) => p.kind === 'full');
+  const done = net.run(ac.signal);
+  await first;
+  return {
+    h,
+    net,
+    async stop() {
+      ac.abort();
+      await done;
+    },
+  };
 }
 
 export interface HarnessOptions {

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Network } from '../backend.ts';
-import { harness, kernelState, networkConfig, peer, vxlanPeer, type Harness, type HarnessOptions } from '../testing/fixtures.ts';
+import { harness, kernelState, networkConfig, peer, vxlanPeer, runNetwork, type Harness, type HarnessOptions, type RunningNetwork } from '../testing/fixtures.ts';
 import { cidr, ip } from '../testing/fixtures.ts';
 import type { CommandRunner } from './offload.ts';
 import { vxlan, type VxlanInit } from './index.ts';
@@ -9,30 +8,11 @@ import { vxlan, type VxlanInit } from './index.ts';
 const MAC_A = '0e:aa:00:00:00:01';
 const MAC_B = '0e:bb:00:00:00:02';
 
-interface Running {
-  h: Harness;
-  net: Network;
-  stop(): Promise<void>;
-}
-
-async function start(o: Partial<HarnessOptions> & { backend?: Record<string, unknown>; init?: VxlanInit; before?: (h: Harness) => Promise<void> } = {}): Promise<Running> {
+async function start(o: Partial<HarnessOptions> & { backend?: Record<string, unknown>; init?: VxlanInit; before?: (h: Harness) => Promise<void> } = {}): Promise<RunningNetwork> {
   const config = o.config ?? networkConfig({ Type: 'vxlan', ...o.backend });
   const h = harness({ subnet: '10.244.1.0/24', ...o, config });
   await o.before?.(h);
-  const backend = vxlan({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20, ...o.init }).create(h.deps);
-  const net = await backend.registerNetwork(config, {}, AbortSignal.timeout(5000));
-  const ac = new AbortController();
-  const first = h.nextPass((p) => p.kind === 'full');
-  const done = net.run(ac.signal);
-  await first;
-  return {
-    h,
-    net,
-    async stop() {
-      ac.abort();
-      await done;
-    },
-  };
+  return runNetwork(h, vxlan({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20, ...o.init }).create(h.deps), config);
 }
 
 const vxlanObjects = (subnet: string, gw: string, mac: string, publicIP: string): { routes: string[]; neighs: string[]; fdb: string[] } => ({
