@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly settleMs: number;
   readonly cpuWindowMs: number;
   readonly build: BuildMode;
+  /** Extra node flags for flanneld (experiments: e.g. a V8 setting, a heap snapshot signal). */
+  readonly nodeFlags: readonly string[];
   /** Directory for flanneld CPU profiles (node --cpu-prof); none when undefined. */
   readonly cpuProfDir: string | undefined;
   /** Where latest.json / latest.md go. */

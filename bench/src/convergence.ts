@@ -56,6 +56,8 @@ export interface ResourceSample extends ProcStats {
   /** Highest and lowest VmRSS seen during the window (sampled every second). */
   rssMaxMiB: number;
   rssMinMiB: number;
+  /** VmRSS at each one-second sample of the window, oldest first. */
+  rssSeriesMiB: number[];
   /** CPU seconds spent during an idle window, per second of wall time. */
   idleCpuPerSecond: number;
   windowMs: number;
@@ -193,7 +195,8 @@ export async function runControlPlane(ctx: BenchContext, backend: Backend): Prom
   let running: number | undefined;
   let flanneldStartedAt = 0;
   const start = (label: string): { pid: number; startedAt: number } => {
-    const flags = ctx.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`, `--cpu-prof-name=flanneld-${backend}-${label}.cpuprofile`] : [];
+    const prof = ctx.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`, `--cpu-prof-name=flanneld-${backend}-${label}.cpuprofile`] : [];
+    const flags = [...o.nodeFlags, ...prof];
     const s = startFlanneld(cluster, node, ctx.artifacts.flanneldArgv(flags));
     running = s.pid;
     return s;
@@ -220,6 +223,7 @@ export async function runControlPlane(ctx: BenchContext, backend: Backend): Prom
       ...after,
       rssMaxMiB: Math.max(...rss, after.rssMiB),
       rssMinMiB: Math.min(...rss, after.rssMiB),
+      rssSeriesMiB: [...rss, after.rssMiB].map((x) => round(x, 1)),
       peers: peerCount,
       idleCpuPerSecond: round((after.cpuSeconds - before.cpuSeconds) / (windowMs / 1000), 4),
       windowMs: round(windowMs, 0),

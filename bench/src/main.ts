@@ -35,6 +35,7 @@ export const FULL: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   settleMs: 5000,
   cpuWindowMs: 25_000,
   build: 'build',
+  nodeFlags: [],
 };
 
 export const SMOKE: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
@@ -62,6 +63,7 @@ const USAGE = `usage: npm run bench -- [options]
   --iperf-seconds=3 --iperf-runs=3
   --build=build|dist|source   flanneld + CNI plugin: compiled from the working tree into
                           node_modules/.cache (default), dist/ as built, or flanneld through tsx
+  --node-flags="FLAGS"    extra node flags for flanneld, e.g. "--heapsnapshot-signal=SIGUSR2" (recorded in the report)
   --cpu-prof[=DIR]        run flanneld under node --cpu-prof; profiles summarized in the report
   --out=DIR               where latest.json and latest.md go (default bench/results; smoke: a temp dir)
 `;
@@ -97,6 +99,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       'iperf-runs': { type: 'string' },
       build: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'node-flags': { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -119,6 +122,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     iperfSeconds: Math.max(1, int(v['iperf-seconds'], 'iperf-seconds') ?? base.iperfSeconds),
     iperfRuns: Math.max(1, int(v['iperf-runs'], 'iperf-runs') ?? base.iperfRuns),
     build: (build as BuildMode | undefined) ?? base.build,
+    nodeFlags: v['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? base.nodeFlags,
     cpuProfDir: v['cpu-prof'] === undefined ? undefined : v['cpu-prof'] || join(tmpdir(), 'flannel-ts-bench-profiles'),
     outDir: v.out ?? (v.smoke ? join(tmpdir(), 'flannel-ts-bench-smoke') : DEFAULT_OUT),
   };
@@ -221,6 +225,7 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
       targets: evaluateTargets(base),
       notes: [
         ...(options.smoke ? ['Smoke run: sizes and durations are far too small for the targets to mean anything; it only proves the harness works.'] : []),
+        ...(options.nodeFlags.length ? [`flanneld ran with extra node flags: ${options.nodeFlags.join(' ')}.`] : []),
         ...(options.cpuProfDir ? [`flanneld ran under node --cpu-prof (profiles in ${options.cpuProfDir}); the profiler slows it down.`] : []),
       ],
     };

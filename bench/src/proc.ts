@@ -6,6 +6,10 @@ const CLK_TCK = 100;
 
 export interface ProcStats {
   readonly rssMiB: number;
+  /** The part of RSS that is anonymous memory (heaps, stacks): what the process itself allocated. */
+  readonly rssAnonMiB: number;
+  /** The part mapped from files, mostly node's own binary (code and read-only data). */
+  readonly rssFileMiB: number;
   /** Peak RSS so far. */
   readonly hwmMiB: number;
   /** utime + stime since the process started. */
@@ -28,6 +32,8 @@ export function procStats(pid: number): ProcStats {
   const threads = /^Threads:\s+(\d+)/m.exec(status);
   return {
     rssMiB: kib(status, 'VmRSS') / 1024,
+    rssAnonMiB: kib(status, 'RssAnon') / 1024,
+    rssFileMiB: kib(status, 'RssFile') / 1024,
     hwmMiB: kib(status, 'VmHWM') / 1024,
     cpuSeconds: (utime + stime) / CLK_TCK,
     threads: threads ? Number(threads[1]) : Number.NaN,

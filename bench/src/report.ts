@@ -188,12 +188,12 @@ export function renderMarkdown(r: BenchReport): string {
     line();
     line('VmRSS sampled every second over the window (after a settle time), VmHWM since start, CPU time (utime + stime) since start and over the window. RSS moves with V8\'s garbage collection: the heap grown during the initial burst of kernel requests is returned over the following tens of seconds (flanneld\'s V8 settings: src/cli/v8-tuning.ts).');
     line();
-    line('| backend | peers | RSS over the window | RSS at the end | peak RSS since start | CPU time since start | CPU while idle | threads |');
+    line('| backend | peers | RSS over the window | RSS at the end (anonymous + file) | peak RSS since start | CPU time since start | CPU while idle | threads |');
     line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const cp of r.controlPlane) {
       for (const s of [cp.resources.idle, cp.resources.loaded]) {
         if (!s) continue;
-        line(`| ${cp.backend} | ${s.peers} | ${fmt(s.rssMinMiB)}–${fmt(s.rssMaxMiB)} MiB | ${fmt(s.rssMiB)} MiB | ${fmt(s.hwmMiB)} MiB | ${fmt(s.cpuSeconds, 2)} s | ${fmt(s.idleCpuPerSecond * 100, 2)} % of a core (over ${fmt(s.windowMs / 1000)} s) | ${s.threads} |`);
+        line(`| ${cp.backend} | ${s.peers} | ${fmt(s.rssMinMiB)}–${fmt(s.rssMaxMiB)} MiB | ${fmt(s.rssMiB)} MiB (${fmt(s.rssAnonMiB)} + ${fmt(s.rssFileMiB)}) | ${fmt(s.hwmMiB)} MiB | ${fmt(s.cpuSeconds, 2)} s | ${fmt(s.idleCpuPerSecond * 100, 2)} % of a core (over ${fmt(s.windowMs / 1000)} s) | ${s.threads} |`);
       }
     }
     line();
