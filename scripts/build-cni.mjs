@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Builds dist/bin/flannel: the CNI plugin (src/cli/flannel-cni.ts) compiled to one executable with
 // `bun build --compile`, so the runtime's per-pod exec does not pay Node's start-up.
-// Bun comes from the `bun` devDependency; its platform package (@oven/bun-<os>-<arch>) holds the
-// binary itself, so this works even when npm did not run bun's postinstall script.
+// Bun comes from the `bun` devDependency (scripts/find-bun.mjs).
 // Usage: node scripts/build-cni.mjs [--outfile <path>]
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { findBun } from './find-bun.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const args = process.argv.slice(2);
@@ -14,25 +14,7 @@ const outIdx = args.indexOf('--outfile');
 const outfile = resolve(outIdx >= 0 && args[outIdx + 1] ? args[outIdx + 1] : join(root, 'dist/bin/flannel'));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
-function findBun() {
-  const arch = process.arch === 'arm64' ? 'aarch64' : process.arch;
-  const candidates = [
-    `@oven/bun-${process.platform}-${arch}`,
-    `@oven/bun-${process.platform}-${arch}-baseline`,
-    `@oven/bun-${process.platform}-${arch}-musl`,
-    `@oven/bun-${process.platform}-${arch}-musl-baseline`,
-  ].map((p) => join(root, 'node_modules', p, 'bin', 'bun'));
-  // bun's own bin is the real binary only after its postinstall ran (a 450-byte placeholder before).
-  candidates.push(join(root, 'node_modules', 'bun', 'bin', 'bun.exe'));
-  for (const c of candidates) {
-    if (!existsSync(c) || statSync(c).size < 1_000_000) continue;
-    if (spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0) return c;
-  }
-  if (spawnSync('bun', ['--version'], { stdio: 'ignore' }).status === 0) return 'bun';
-  return undefined;
-}
-
-const bun = findBun();
+const bun = findBun(root);
 if (!bun) {
   console.error('build-cni: no bun binary found; run "npm ci" (the bun devDependency provides it)');
   process.exit(1);

@@ -55,17 +55,28 @@ export function prepareArtifacts(mode: BuildMode, dir: string, progress: (msg: s
   }
   const out = join(dir, 'dist');
   progress(`compiling flanneld into ${out}`);
-  rmSync(out, { recursive: true, force: true });
-  const entry = join(out, 'cli/flanneld.js');
-  // tsc still emits on type errors (e.g. someone's work in progress elsewhere in src/): measure what it emitted, and say so.
-  const typeErrors = run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], 'compiling flanneld (tsc)', () => existsSync(entry));
+  const { entry, typeErrors } = compileFlanneld(out);
   if (typeErrors) progress(`tsc reported errors but emitted flanneld; measuring it anyway:\n${typeErrors.split('\n').slice(0, 5).join('\n')}`);
-  // Node stops looking for the package scope at node_modules/, so say that these files are ES modules.
-  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
   return {
     mode,
     flanneldArgv: (flags = []) => [process.execPath, ...flags, entry],
     cniPlugin: plugin,
     describe: `flanneld and the CNI plugin compiled from the working tree${typeErrors ? ' (tsc reported type errors)' : ''}`,
   };
+}
+
+/**
+ * What `npm run build` makes of flanneld, into `out` (a directory inside the repository, so the
+ * bundle's external packages resolve from its node_modules): tsc, then scripts/bundle-flanneld.mjs.
+ * tsc still emits on type errors (e.g. someone's work in progress elsewhere in src/): they are
+ * returned, not thrown.
+ */
+export function compileFlanneld(out: string): { entry: string; typeErrors: string | undefined } {
+  rmSync(out, { recursive: true, force: true });
+  const entry = join(out, 'cli/flanneld.js');
+  const typeErrors = run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], 'compiling flanneld (tsc)', () => existsSync(entry));
+  // Node stops looking for the package scope at node_modules/, so say that these files are ES modules.
+  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+  run(process.execPath, [join(ROOT, 'scripts/bundle-flanneld.mjs'), out], 'bundling flanneld');
+  return { entry, typeErrors };
 }

@@ -4,17 +4,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cidr } from '../../src/ip/index.ts';
 import { Netns, uniquePrefix } from '../harness/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 import { etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { spawnFlanneld, type FlanneldProcess } from '../harness/flanneld.ts';
+import { compileFlanneld } from '../../bench/src/build.ts';
 import { BAD_FLAGS, BAD_NETCONFS, type BadCase } from '../fixtures/bad-configs.ts';
 
 const skip = skipUnlessPrivileged(['etcd', 'curl']);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NETCONF = '{"Network":"10.244.0.0/16","Backend":{"Type":"alloc"}}';
 
 describe('flanneld with etcd (alloc backend)', { skip }, () => {
@@ -47,9 +50,10 @@ describe('flanneld with etcd (alloc backend)', { skip }, () => {
   const newPrefix = (): string => `/${run}-${++prefixSeq}/network`;
   const subnetFile = (name: string): string => join(dir, name, 'subnet.env');
 
-  function flanneld(prefix: string, name: string, i: number, extra: string[] = [], env: Record<string, string> = {}): FlanneldProcess {
+  function flanneld(prefix: string, name: string, i: number, extra: string[] = [], env: Record<string, string> = {}, entry?: string[]): FlanneldProcess {
     const p = spawnFlanneld({
       netns: ns.name,
+      ...(entry ? { entry } : {}),
       args: [
         `--etcd-endpoints=${etcd.endpoint}`,
         `--etcd-prefix=${prefix}`,
@@ -99,6 +103,27 @@ describe('flanneld with etcd (alloc backend)', { skip }, () => {
     const st = await d.stop();
     assert.equal(st.code, 0, d.output());
     assert.deepEqual(await leaseKeys(prefix), keys, 'SIGTERM must keep the lease');
+  });
+
+  it('runs the same from the bundle `npm run build` ships (dist/cli/flanneld.js and its chunks)', async () => {
+    // Inside the repository, so the packages left outside the bundle resolve from node_modules.
+    const out = join(ROOT, 'node_modules/.cache/flannel-ts-test', run, 'dist');
+    try {
+      const { entry, typeErrors } = compileFlanneld(out);
+      assert.equal(typeErrors, undefined);
+      assert.ok(readdirSync(dirname(entry)).some((f) => f.startsWith('flanneld-chunk-')), 'the bundle has its lazily loaded chunks');
+      const prefix = newPrefix();
+      await ctl(['put', `${prefix}/config`, NETCONF]);
+      const d = flanneld(prefix, 'bundle', 7, [], {}, [entry]);
+      await d.waitForLine(/wrote .*subnet\.env/);
+      assert.match(readFileSync(subnetFile('bundle'), 'utf8'), /^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\n/);
+      assert.equal(httpStatus(9107, '/readyz'), 200);
+      assert.deepEqual(await leaseKeys(prefix), [`${prefix}/subnets/${subnetOf('bundle').replace('/', '-')}`]);
+      const st = await d.stop();
+      assert.equal(st.code, 0, d.output());
+    } finally {
+      rmSync(dirname(out), { recursive: true, force: true });
+    }
   });
 
   it('waits while etcd is unreachable and proceeds when it comes back', async () => {
