@@ -4,14 +4,14 @@
 //
 // Why: flanneld is long-running and memory is what it costs a node. Loaded as ~150 separate
 // modules it keeps every file's full source (comments and all) in the heap and a module record
-// per file; bundled and stripped it needs 3-4 MiB less RSS idle and with 5000 peers (bench/README.md,
+// per file; bundled and stripped it needs 3-4 MiB less RSS idle and with 5000 peers (README.md,
 // "flanneld memory"). Dynamic imports stay chunks, so the Kubernetes client is still loaded only
 // with --kube-subnet-mgr and etcd's only without it.
 //
 // Left outside the bundle: packages that find files of their own at run time (etcd3 reads its
 // .proto files, netlink its native addon) and the Kubernetes client (big, loaded on demand).
 // Identifiers are kept, so stack traces name the functions; run node with --enable-source-maps
-// to see file:line of src/ (a linked source map is written).
+// to see file:line of the compiled modules in dist/ (a linked source map is written).
 // Usage: node scripts/bundle-flanneld.mjs [<dist>]   (default: dist)
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
