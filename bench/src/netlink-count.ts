@@ -69,26 +69,8 @@ export class NetlinkCounter {
     const msgs = await this.#dump(RTM_GETROUTE, header);
     let n = 0;
     for (const m of msgs) {
-      const d = m.data;
-      if (d.length < 12 || d.readUInt8(7) !== RTN_UNICAST) continue;
-      const dstLen = d.readUInt8(1);
-      let table = d.readUInt8(4);
-      let oif = -1;
-      let dst = 0;
-      let gateway = false;
-      for (let off = 12; off + 4 <= d.length; ) {
-        const len = d.readUInt16LE(off);
-        const type = d.readUInt16LE(off + 2) & 0x3fff;
-        if (len < 4) break;
-        if (type === RTA_OIF && len >= 8) oif = d.readUInt32LE(off + 4);
-        else if (type === RTA_TABLE && len >= 8) table = d.readUInt32LE(off + 4);
-        else if (type === RTA_DST && len >= 8) dst = d.readUInt32BE(off + 4);
-        else if (type === RTA_GATEWAY) gateway = true;
-        off += (len + 3) & ~3;
-      }
-      if (table !== RT_TABLE_MAIN || oif !== f.linkIndex || dstLen === 0) continue;
-      if (f.needGateway && !gateway) continue;
-      if (contains(f.network, dst, dstLen)) n++;
+      const r = parseRoute(m.data);
+      if (r && isPeerRoute(r, f)) n++;
     }
     return n;
   }
@@ -154,12 +136,15 @@ export interface RouteEvent {
 }
 
 /** Whether a route notification is one of a peer's routes by the same rules as countRoutes. */
-export function isPeerRoute(e: RouteEvent, f: RouteFilter): boolean {
+export function isPeerRoute(e: RouteFields, f: RouteFilter): boolean {
   return e.unicast && e.table === RT_TABLE_MAIN && e.oif === f.linkIndex && e.dstLen > 0 && (!f.needGateway || e.gateway) && contains(f.network, e.dstAddr, e.dstLen);
 }
 
-function decodeRoute(type: number, d: Buffer): RouteEvent | undefined {
-  if ((type !== RTM_NEWROUTE && type !== RTM_DELROUTE) || d.length < 12 || d.readUInt8(0) !== AF_INET) return undefined;
+type RouteFields = Omit<RouteEvent, 'action' | 'dst'>;
+
+/** The fields of an IPv4 route message that counting looks at (no strings: dumps run every few ms). */
+function parseRoute(d: Buffer): RouteFields | undefined {
+  if (d.length < 12 || d.readUInt8(0) !== AF_INET) return undefined;
   const dstLen = d.readUInt8(1);
   let table = d.readUInt8(4);
   let oif = -1;
@@ -175,8 +160,16 @@ function decodeRoute(type: number, d: Buffer): RouteEvent | undefined {
     else if (t === RTA_GATEWAY) gateway = true;
     off += (len + 3) & ~3;
   }
-  const dst = `${dstAddr >>> 24}.${(dstAddr >>> 16) & 255}.${(dstAddr >>> 8) & 255}.${dstAddr & 255}/${dstLen}`;
-  return { action: type === RTM_NEWROUTE ? 'new' : 'del', dst, dstAddr, dstLen, oif, table, unicast: d.readUInt8(7) === RTN_UNICAST, gateway };
+  return { dstAddr, dstLen, oif, table, unicast: d.readUInt8(7) === RTN_UNICAST, gateway };
+}
+
+function decodeRoute(type: number, d: Buffer): RouteEvent | undefined {
+  if (type !== RTM_NEWROUTE && type !== RTM_DELROUTE) return undefined;
+  const r = parseRoute(d);
+  if (!r) return undefined;
+  const a = r.dstAddr;
+  const dst = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${r.dstLen}`;
+  return { action: type === RTM_NEWROUTE ? 'new' : 'del', dst, ...r };
 }
 
 /**
