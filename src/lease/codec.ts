@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { LeaseError } from '../errors/index.ts';
 import { IPAddress } from '../ip/index.ts';
-import type { JsonValue, LeaseAttrs } from './lease.ts';
+import type { JsonValue, LeaseAttrs, LeaseDraft } from './lease.ts';
 
 const ZERO_V4 = '0.0.0.0';
 
@@ -60,11 +60,10 @@ export function decodeLeaseAttrs(text: string, where: string): LeaseAttrs {
   };
   const publicIP = ip(v.PublicIP, 4, 'PublicIP');
   const publicIPv6 = ip(v.PublicIPv6, 6, 'PublicIPv6');
-  return {
-    ...(publicIP ? { publicIP } : {}),
-    ...(publicIPv6 ? { publicIPv6 } : {}),
-    backendType: v.BackendType ?? '',
-    ...(v.BackendData !== undefined && v.BackendData !== null ? { backendData: v.BackendData } : {}),
-    ...(v.BackendV6Data !== undefined && v.BackendV6Data !== null ? { backendV6Data: v.BackendV6Data } : {}),
-  };
+  const attrs: LeaseDraft<LeaseAttrs> = { backendType: v.BackendType ?? '' };
+  if (publicIP) attrs.publicIP = publicIP;
+  if (publicIPv6) attrs.publicIPv6 = publicIPv6;
+  if (v.BackendData !== undefined && v.BackendData !== null) attrs.backendData = v.BackendData;
+  if (v.BackendV6Data !== undefined && v.BackendV6Data !== null) attrs.backendV6Data = v.BackendV6Data;
+  return attrs;
 }

@@ -15,6 +15,13 @@ export interface LeaseAttrs {
   readonly backendV6Data?: JsonValue;
 }
 
+/**
+ * A lease or its attributes while being built. Long-lived lease objects (one per peer) are built by
+ * assignment, never with conditional spreads (`{ ...(x ? { a } : {}), b }`): V8 gives every object
+ * built that way a hidden class of its own, ~200 bytes each, 2 MiB of heap at 5000 peers.
+ */
+export type LeaseDraft<T extends Lease | LeaseAttrs> = { -readonly [K in keyof T]: T[K] };
+
 export interface Lease {
   readonly subnet?: Cidr;
   readonly ipv6Subnet?: Cidr;

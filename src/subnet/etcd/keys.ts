@@ -5,7 +5,7 @@
  */
 import { describeError } from '../../errors/index.ts';
 import { parseSubnetKey, subnetKey, type SubnetPair } from '../../ip/index.ts';
-import { decodeLeaseAttrs, type Lease, type LeaseAttrs } from '../../lease/index.ts';
+import { decodeLeaseAttrs, type Lease, type LeaseAttrs, type LeaseDraft } from '../../lease/index.ts';
 import type { KeyValue } from './registry.ts';
 
 export class KeyLayout {
@@ -63,13 +63,11 @@ export function isReservationKv(kv: KeyValue): boolean {
 }
 
 export function toLease(pair: SubnetPair, attrs: LeaseAttrs, kv: Pick<KeyValue, 'modRevision'>, expiration: Date | undefined): Lease {
-  return {
-    ...(pair.v4 ? { subnet: pair.v4 } : {}),
-    ...(pair.v6 ? { ipv6Subnet: pair.v6 } : {}),
-    attrs,
-    ...(expiration ? { expiration } : {}),
-    revision: kv.modRevision,
-  };
+  const lease: LeaseDraft<Lease> = { attrs, revision: kv.modRevision };
+  if (pair.v4) lease.subnet = pair.v4;
+  if (pair.v6) lease.ipv6Subnet = pair.v6;
+  if (expiration) lease.expiration = expiration;
+  return lease;
 }
 
 export function pairOfLease(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): SubnetPair {

@@ -5,7 +5,7 @@
  * it carries `<prefix>/kube-subnet-manager: "true"` and everything the enabled families need.
  */
 import { Cidr, IPAddress, type Family } from '../../ip/index.ts';
-import type { Lease, LeaseAttrs } from '../../lease/index.ts';
+import type { Lease, LeaseAttrs, LeaseDraft } from '../../lease/index.ts';
 import type { NodeView } from './api.ts';
 import { decodeBackendData, type AnnotationNames } from './annotations.ts';
 
@@ -52,15 +52,16 @@ export function nodeToLease(node: NodeView, names: AnnotationNames, families: Fa
   const split = podCidrsOf(node);
   if ('problem' in split) return { problem: split.problem };
   const { cidrs } = split;
-  let attrs: LeaseAttrs = { backendType };
-  const lease: { subnet?: Cidr; ipv6Subnet?: Cidr } = {};
+  const attrs: LeaseDraft<LeaseAttrs> = { backendType };
+  const lease: LeaseDraft<Lease> = { attrs, expiration: NEVER, revision: node.resourceVersion };
   if (families.v4) {
     if (!cidrs.v4) return { problem: 'has no IPv4 podCIDR yet' };
     const publicIP = ipOf(a[names.publicIP], 4);
     if (!publicIP) return { problem: `has no IPv4 address in ${names.publicIP} (${JSON.stringify(a[names.publicIP] ?? null)})` };
     const data = decodeBackendData(a[names.backendData]);
     if ('problem' in data) return { problem: `${names.backendData} is ${data.problem}` };
-    attrs = { ...attrs, publicIP, ...(data.value !== undefined && data.value !== null ? { backendData: data.value } : {}) };
+    attrs.publicIP = publicIP;
+    if (data.value !== undefined && data.value !== null) attrs.backendData = data.value;
     lease.subnet = cidrs.v4;
   }
   if (families.v6) {
@@ -69,8 +70,9 @@ export function nodeToLease(node: NodeView, names: AnnotationNames, families: Fa
     if (!publicIPv6) return { problem: `has no IPv6 address in ${names.publicIPv6} (${JSON.stringify(a[names.publicIPv6] ?? null)})` };
     const data = decodeBackendData(a[names.backendV6Data]);
     if ('problem' in data) return { problem: `${names.backendV6Data} is ${data.problem}` };
-    attrs = { ...attrs, publicIPv6, ...(data.value !== undefined && data.value !== null ? { backendV6Data: data.value } : {}) };
+    attrs.publicIPv6 = publicIPv6;
+    if (data.value !== undefined && data.value !== null) attrs.backendV6Data = data.value;
     lease.ipv6Subnet = cidrs.v6;
   }
-  return { lease: { ...lease, attrs, expiration: NEVER, revision: node.resourceVersion } };
+  return { lease };
 }
