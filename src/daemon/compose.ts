@@ -9,6 +9,7 @@ import type { Logger } from '../log/index.ts';
 import type { SubnetManager } from '../subnet/index.ts';
 import type { DaemonDeps } from './daemon.ts';
 import { resolveExternalInterface } from './external-interface.ts';
+import { createHeapRelease } from './heap-release.ts';
 import { trafficRules } from './traffic-rules.ts';
 
 /** Only the datastore client in use is loaded (the Kubernetes client alone is tens of MiB). */
@@ -23,12 +24,13 @@ async function createSubnetManager(options: DaemonOptions, log: Logger): Promise
 
 export async function composeDaemon(options: DaemonOptions, log: Logger): Promise<DaemonDeps> {
   const kernel = createNetlinkKernel();
+  const { afterPass } = createHeapRelease({ log: log.forComponent('memory') });
   return {
     options,
     log,
     kernel,
     subnets: await createSubnetManager(options, log),
-    backends: createBackendRegistry([vxlan(), hostGw(), alloc()]),
+    backends: createBackendRegistry([vxlan({ onPass: afterPass }), hostGw({ onPass: afterPass }), alloc()]),
     resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
     traffic: trafficRules(options, log),
   };

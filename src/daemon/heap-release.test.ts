@@ -1,0 +1,103 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PassSummary } from '../backend/index.ts';
+import { createMemoryLogger } from '../log/index.ts';
+import { collectGarbageAndUnmap, createHeapRelease } from './heap-release.ts';
+
+const pass = (applied: number, removed = 0): PassSummary => ({ kind: 'full', peers: applied, applied, removed, failed: 0, ms: 1 });
+
+function recorder(): { collect: () => Promise<void>; times: number[] } {
+  const times: number[] = [];
+  return { times, collect: async () => void times.push(performance.now()) };
+}
+
+describe('createHeapRelease', () => {
+  it('collects once, after the quiet time, when a pass changed many kernel objects', async () => {
+    const r = recorder();
+    const log = createMemoryLogger();
+    const h = createHeapRelease({ log, minChanges: 100, quietMs: 30, minIntervalMs: 10_000, collect: r.collect, anonRssMiB: () => 40 });
+    h.afterPass(pass(60, 60));
+    h.afterPass(pass(500));
+    await sleep(10);
+    assert.equal(r.times.length, 0, 'not before the quiet time');
+    await sleep(60);
+    assert.equal(r.times.length, 1);
+    assert.match(log.lines.at(-1)?.msg ?? '', /returned the memory of the last burst to the OS \(anonymous RSS 40\.0 → 40\.0 MiB\)/);
+  });
+
+  it('leaves small passes alone', async () => {
+    const r = recorder();
+    const h = createHeapRelease({ log: createMemoryLogger(), minChanges: 100, quietMs: 5, collect: r.collect });
+    for (let i = 0; i < 5; i++) h.afterPass(pass(99));
+    await sleep(40);
+    assert.equal(r.times.length, 0);
+  });
+
+  it('waits while passes keep coming, then collects once', async () => {
+    const r = recorder();
+    const h = createHeapRelease({ log: createMemoryLogger(), minChanges: 100, quietMs: 30, collect: r.collect });
+    const started = performance.now();
+    h.afterPass(pass(1000));
+    for (let i = 0; i < 4; i++) {
+      await sleep(15);
+      h.afterPass(pass(1));
+    }
+    await sleep(80);
+    assert.equal(r.times.length, 1);
+    assert.ok((r.times[0] ?? 0) - started >= 60 + 30 - 5, 'ran after the last pass plus the quiet time');
+  });
+
+  it('runs at most once per interval, deferring a later burst instead of dropping it', async () => {
+    const r = recorder();
+    const h = createHeapRelease({ log: createMemoryLogger(), minChanges: 10, quietMs: 5, minIntervalMs: 120, collect: r.collect });
+    h.afterPass(pass(10));
+    await sleep(30);
+    h.afterPass(pass(10));
+    await sleep(30);
+    assert.equal(r.times.length, 1, 'second burst deferred');
+    await sleep(150);
+    assert.equal(r.times.length, 2, 'second burst collected once the interval passed');
+    assert.ok((r.times[1] ?? 0) - (r.times[0] ?? 0) >= 115);
+  });
+
+  it('gives up quietly, with one debug line, where the collection is unavailable', async () => {
+    const log = createMemoryLogger();
+    let calls = 0;
+    const h = createHeapRelease({
+      log,
+      minChanges: 1,
+      quietMs: 1,
+      minIntervalMs: 0,
+      collect: async () => {
+        calls++;
+        throw new Error('Inspector is not available');
+      },
+    });
+    h.afterPass(pass(5));
+    await sleep(20);
+    h.afterPass(pass(5));
+    await sleep(20);
+    assert.equal(calls, 1);
+    assert.deepEqual(
+      log.lines.map((l) => [l.level, l.msg]),
+      [['debug', 'not returning memory after bursts: Inspector is not available']],
+    );
+  });
+});
+
+describe('collectGarbageAndUnmap', () => {
+  const anonMiB = (): number => Number(/^RssAnon:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+
+  it('hands a dropped burst of objects back to the OS at once', async () => {
+    let burst: Array<{ id: number; name: string; parts: number[] }> | undefined = [];
+    for (let i = 0; i < 1_500_000; i++) burst.push({ id: i, name: `peer-${i}`, parts: [i, i + 1] });
+    const held = anonMiB();
+    assert.ok(burst.length > 0);
+    burst = undefined;
+    await collectGarbageAndUnmap();
+    const after = anonMiB();
+    assert.ok(held - after > 100, `anonymous RSS went from ${held.toFixed(1)} to ${after.toFixed(1)} MiB; expected more than 100 MiB back`);
+  });
+});
