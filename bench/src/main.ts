@@ -63,6 +63,7 @@ const USAGE = `usage: npm run bench -- [options]
   --iperf-seconds=3 --iperf-runs=3
   --build=build|dist|source   flanneld + CNI plugin: compiled from the working tree into
                           node_modules/.cache (default), dist/ as built, or flanneld through tsx
+  --memory-window=25      seconds flanneld's RSS and CPU are sampled for (idle and at the largest N)
   --node-flags="FLAGS"    extra node flags for flanneld, e.g. "--heapsnapshot-signal=SIGUSR2" (recorded in the report)
   --cpu-prof[=DIR]        run flanneld under node --cpu-prof; profiles summarized in the report
   --out=DIR               where latest.json and latest.md go (default bench/results; smoke: a temp dir)
@@ -100,6 +101,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       build: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'node-flags': { type: 'string' },
+      'memory-window': { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -121,6 +123,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     cniPods: Math.max(1, int(v['cni-pods'], 'cni-pods') ?? base.cniPods),
     iperfSeconds: Math.max(1, int(v['iperf-seconds'], 'iperf-seconds') ?? base.iperfSeconds),
     iperfRuns: Math.max(1, int(v['iperf-runs'], 'iperf-runs') ?? base.iperfRuns),
+    cpuWindowMs: Math.max(1, int(v['memory-window'], 'memory-window') ?? base.cpuWindowMs / 1000) * 1000,
     build: (build as BuildMode | undefined) ?? base.build,
     nodeFlags: v['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? base.nodeFlags,
     cpuProfDir: v['cpu-prof'] === undefined ? undefined : v['cpu-prof'] || join(tmpdir(), 'flannel-ts-bench-profiles'),
