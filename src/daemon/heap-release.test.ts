@@ -62,6 +62,28 @@ describe('createHeapRelease', () => {
     assert.ok((r.times[1] ?? 0) - (r.times[0] ?? 0) >= 115);
   });
 
+  it('also collects, after a small pass, once the old generation has grown enough since the last collection', async () => {
+    const r = recorder();
+    let old = 50 * 1048576;
+    const h = createHeapRelease({ log: createMemoryLogger(), minChanges: 1000, quietMs: 5, minIntervalMs: 0, oldGrowthMiB: 2, oldBytes: () => old, collect: r.collect });
+    old += 5 * 1048576; // module loading before the first pass is not garbage
+    h.afterPass(pass(0));
+    await sleep(20);
+    assert.equal(r.times.length, 0, 'the first pass sets the baseline');
+    old += 1.9 * 1048576;
+    h.afterPass(pass(0));
+    await sleep(20);
+    assert.equal(r.times.length, 0, '1.9 MiB of growth is not enough');
+    old += 0.2 * 1048576;
+    h.afterPass(pass(0));
+    await sleep(20);
+    assert.equal(r.times.length, 1);
+    old += 1.9 * 1048576; // 4 MiB above the start, 1.9 above where the collection left it
+    h.afterPass(pass(0));
+    await sleep(20);
+    assert.equal(r.times.length, 1, 'growth is counted from the last collection');
+  });
+
   it('gives up quietly, with one debug line, where the collection is unavailable', async () => {
     const log = createMemoryLogger();
     let calls = 0;
