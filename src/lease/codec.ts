@@ -11,16 +11,18 @@ import type { JsonValue, LeaseAttrs, LeaseDraft } from './lease.ts';
 
 const ZERO_V4 = '0.0.0.0';
 
-const JsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),
-);
+/**
+ * Backend data is opaque here (each backend validates its own) and comes out of JSON.parse, so it
+ * is JSON by construction. Re-checking it with a recursive union cost ~80 ms per 5000 leases.
+ */
+const FromJsonParse = z.custom<JsonValue>();
 
 const LeaseValueSchema = z.object({
   PublicIP: z.string().optional(),
   PublicIPv6: z.string().nullable().optional(),
   BackendType: z.string().optional(),
-  BackendData: JsonSchema.optional(),
-  BackendV6Data: JsonSchema.optional(),
+  BackendData: FromJsonParse.optional(),
+  BackendV6Data: FromJsonParse.optional(),
 });
 
 function isEmpty(v: JsonValue | undefined): boolean {
