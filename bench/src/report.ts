@@ -186,7 +186,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.controlPlane.some((c) => c.resources.idle || c.resources.loaded)) {
     line('## flanneld memory and CPU');
     line();
-    line('VmRSS sampled every second over the window (after a settle time), VmHWM since start, CPU time (utime + stime) since start and over the window. RSS moves with V8\'s garbage collection: the heap grown during the initial burst of kernel requests is returned over the following tens of seconds (flanneld\'s V8 settings: src/cli/v8-tuning.ts).');
+    line('VmRSS sampled every second over the window (after a settle time), VmHWM since start, CPU time (utime + stime) since start and over the window. RSS moves with V8\'s garbage collection; flanneld hands the memory of a burst of kernel work back as soon as the burst ends, and again whenever quiet passes have promoted 2 MiB of garbage (src/daemon/heap-release.ts; V8 settings: src/cli/v8-tuning.ts).');
     line();
     line('| backend | peers | RSS over the window | RSS at the end (anonymous + file) | peak RSS since start | CPU time since start | CPU while idle | threads |');
     line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
