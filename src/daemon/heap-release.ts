@@ -8,8 +8,8 @@
  * --gc-memory-reducer-start-delay-ms). With 5000 peers that holds RSS ~10 MiB above steady state
  * for those seconds. A plain gc() frees the objects but keeps the pages pooled too; the
  * inspector's HeapProfiler.collectGarbage (DevTools' "collect garbage") runs the memory-reducing
- * collection that also unmaps them. It costs one full-GC pause (tens of ms with 5000 peers), so it
- * runs only after a pass that changed many kernel objects, once passes have been quiet for a
+ * collection that also unmaps them. It costs two back-to-back full GCs (30-50 ms on the main
+ * thread with 5000 peers), so it runs only after a pass that changed many kernel objects, once passes have been quiet for a
  * moment, and at most once per interval.
  *
  * Quiet periodic passes need it too, more rarely: each promotes ~60 KB of its temporaries (at 5000
