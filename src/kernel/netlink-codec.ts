@@ -6,20 +6,11 @@
 import { AttrStream, ifla, rt } from 'netlink';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { bytesToMac } from './mac.ts';
+import { AF_BRIDGE, AF_INET, AF_INET6, RTM_F_CLONED, RTNH_F_ONLINK } from './netlink-raw.ts';
 import type { Addr, EventGroup, FdbEntry, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec } from './kernel.ts';
 
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_BRIDGE = 7;
-export const AF_INET6 = 10;
-
-export const RTNH_F_ONLINK = 4;
-const RTM_F_CLONED = 0x200;
+export { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, afOf, RTNH_F_ONLINK } from './netlink-raw.ts';
 export const RT_TABLE_COMPAT = 252;
-
-export function afOf(family: Family): number {
-  return family === 4 ? AF_INET : AF_INET6;
-}
 
 function familyOfAf(af: number | undefined): Family | undefined {
   return af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;

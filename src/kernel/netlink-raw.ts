@@ -16,10 +16,11 @@ export const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_DUMP = 0x300;
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_BRIDGE = 7;
-const RTM_F_CLONED = 0x200;
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+export const RTM_F_CLONED = 0x200;
 export const RTNH_F_ONLINK = 4;
 export const RTA_DST = 1;
 export const RTA_OIF = 4;
@@ -58,7 +59,7 @@ export function dumpRequest(type: number, seq: number, port: number, family: num
   return b;
 }
 
-export function afOfFamily(family: Family): number {
+export function afOf(family: Family): number {
   return family === 4 ? AF_INET : AF_INET6;
 }
 
