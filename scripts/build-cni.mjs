@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findBun } from './find-bun.mjs';
+import { bunBuild } from './find-bun.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const args = process.argv.slice(2);
@@ -14,33 +14,19 @@ const outIdx = args.indexOf('--outfile');
 const outfile = resolve(outIdx >= 0 && args[outIdx + 1] ? args[outIdx + 1] : join(root, 'dist/bin/flannel'));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
-const bun = findBun(root);
-if (!bun) {
-  console.error('build-cni: no bun binary found; run "npm ci" (the bun devDependency provides it)');
-  process.exit(1);
-}
 mkdirSync(dirname(outfile), { recursive: true });
-const r = spawnSync(
-  bun,
-  [
-    'build',
-    '--compile',
-    '--minify',
-    '--bytecode',
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
-    '--define',
-    `process.env.FLANNEL_TS_BUILD_VERSION=${JSON.stringify(version)}`,
-    join(root, 'src/cli/flannel-cni.ts'),
-    '--outfile',
-    outfile,
-  ],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
-);
-if (r.status !== 0) {
-  process.stderr.write(r.stdout ?? '');
-  console.error(`build-cni: bun build failed (status ${r.status})`);
-  process.exit(1);
-}
+const bun = bunBuild(root, 'build-cni', [
+  '--compile',
+  '--minify',
+  '--bytecode',
+  '--no-compile-autoload-dotenv',
+  '--no-compile-autoload-bunfig',
+  '--define',
+  `process.env.FLANNEL_TS_BUILD_VERSION=${JSON.stringify(version)}`,
+  join(root, 'src/cli/flannel-cni.ts'),
+  '--outfile',
+  outfile,
+]);
+if (!bun) process.exit(1);
 const mib = (statSync(outfile).size / 1048576).toFixed(1);
 console.log(`build-cni: ${outfile} (${mib} MiB, bun ${spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout.trim()})`);

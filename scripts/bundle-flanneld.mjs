@@ -15,8 +15,7 @@
 // Usage: node scripts/bundle-flanneld.mjs [<dist>]   (default: dist)
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { findBun } from './find-bun.mjs';
+import { bunBuild } from './find-bun.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const dist = resolve(process.argv[2] ?? join(root, 'dist'));
@@ -29,42 +28,29 @@ if (!existsSync(entry)) {
   console.error(`bundle-flanneld: ${entry} is missing: run tsc first (npm run build does both)`);
   process.exit(1);
 }
-const bun = findBun(root);
-if (!bun) {
-  console.error('bundle-flanneld: no bun binary found; run "npm ci" (the bun devDependency provides it)');
-  process.exit(1);
-}
-
 // Inside dist, so the files can be renamed into place (same file system).
 const out = mkdtempSync(join(dist, '.bundle-'));
 try {
-  const r = spawnSync(
-    bun,
-    [
-      'build',
-      '--target=node',
-      '--format=esm',
-      '--splitting',
-      `--chunk-naming=${CHUNK_PREFIX}[hash].[ext]`,
-      '--minify-syntax',
-      '--minify-whitespace',
-      '--sourcemap=linked',
-      ...EXTERNAL.flatMap((p) => ['--external', p]),
-      entry,
-      '--outdir',
-      out,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
-  );
-  if (r.status !== 0) {
-    process.stderr.write(r.stdout ?? '');
-    console.error(`bundle-flanneld: bun build failed (status ${r.status})`);
-    process.exit(1);
+  const built = bunBuild(root, 'bundle-flanneld', [
+    '--target=node',
+    '--format=esm',
+    '--splitting',
+    `--chunk-naming=${CHUNK_PREFIX}[hash].[ext]`,
+    '--minify-syntax',
+    '--minify-whitespace',
+    '--sourcemap=linked',
+    ...EXTERNAL.flatMap((p) => ['--external', p]),
+    entry,
+    '--outdir',
+    out,
+  ]);
+  if (!built) process.exitCode = 1;
+  else {
+    // Chunks of an earlier bundle would only pile up.
+    for (const f of readdirSync(cli)) if (f.startsWith(CHUNK_PREFIX)) rmSync(join(cli, f));
+    for (const f of readdirSync(out)) renameSync(join(out, f), join(cli, f));
+    console.log(`bundle-flanneld: ${entry} (+ ${readdirSync(cli).filter((f) => f.startsWith(CHUNK_PREFIX) && f.endsWith('.js')).length} chunks)`);
   }
-  // Chunks of an earlier bundle would only pile up.
-  for (const f of readdirSync(cli)) if (f.startsWith(CHUNK_PREFIX)) rmSync(join(cli, f));
-  for (const f of readdirSync(out)) renameSync(join(out, f), join(cli, f));
-  console.log(`bundle-flanneld: ${entry} (+ ${readdirSync(cli).filter((f) => f.startsWith(CHUNK_PREFIX) && f.endsWith('.js')).length} chunks)`);
 } finally {
   rmSync(out, { recursive: true, force: true });
 }

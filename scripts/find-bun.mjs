@@ -23,3 +23,23 @@ export function findBun(root) {
   if (spawnSync('bun', ['--version'], { stdio: 'ignore' }).status === 0) return 'bun';
   return undefined;
 }
+
+/**
+ * Runs `bun build <args>` from `root` and returns the bun it used. On failure (no bun, or the build
+ * failed) prints why, prefixed with `what`, and returns undefined: callers set process.exitCode or
+ * exit, after their own cleanup.
+ */
+export function bunBuild(root, what, args) {
+  const bun = findBun(root);
+  if (!bun) {
+    console.error(`${what}: no bun binary found; run "npm ci" (the bun devDependency provides it)`);
+    return undefined;
+  }
+  const r = spawnSync(bun, ['build', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout ?? '');
+    console.error(`${what}: bun build failed (status ${r.status})`);
+    return undefined;
+  }
+  return bun;
+}
