@@ -122,7 +122,7 @@ function validate(raw: Raw, source: string, warnings: string[]): NetworkConfig {
       len: ['SubnetLen', raw.SubnetLen],
       min: ['SubnetMin', raw.SubnetMin],
       max: ['SubnetMax', raw.SubnetMax],
-    });
+    }, warnings);
   }
   let v6: SubnetPool | undefined;
   if (enableIPv6) {
@@ -132,7 +132,7 @@ function validate(raw: Raw, source: string, warnings: string[]): NetworkConfig {
       len: ['IPv6SubnetLen', raw.IPv6SubnetLen],
       min: ['IPv6SubnetMin', raw.IPv6SubnetMin],
       max: ['IPv6SubnetMax', raw.IPv6SubnetMax],
-    });
+    }, warnings);
   }
   if (v4 === undefined && raw.Network !== undefined) warnings.push('Network is ignored because EnableIPv4 is false');
   if (v6 === undefined && raw.IPv6Network !== undefined) warnings.push('IPv6Network is ignored because EnableIPv6 is false');
@@ -159,10 +159,36 @@ function validate(raw: Raw, source: string, warnings: string[]): NetworkConfig {
 
 type Field<T> = [key: string, value: T | undefined];
 
+/** Ranges a pod network can never use: the kernel routes them itself or they are not unicast. */
+const SPECIAL_RANGES: ReadonlyArray<{ cidr: Cidr; what: string }> = [
+  { cidr: Cidr.parse('0.0.0.0/8'), what: '0.0.0.0/8 ("this network", never a destination)' },
+  { cidr: Cidr.parse('127.0.0.0/8'), what: '127.0.0.0/8 (loopback)' },
+  { cidr: Cidr.parse('169.254.0.0/16'), what: '169.254.0.0/16 (link-local)' },
+  { cidr: Cidr.parse('224.0.0.0/4'), what: '224.0.0.0/4 (multicast)' },
+  { cidr: Cidr.parse('255.255.255.255/32'), what: '255.255.255.255 (broadcast)' },
+  { cidr: Cidr.parse('::/128'), what: ':: (the unspecified address)' },
+  { cidr: Cidr.parse('::1/128'), what: '::1 (loopback)' },
+  { cidr: Cidr.parse('fe80::/10'), what: 'fe80::/10 (link-local)' },
+  { cidr: Cidr.parse('ff00::/8'), what: 'ff00::/8 (multicast)' },
+];
+
+/** Where other networks commonly sit; a Network overlapping them is accepted with a warning. */
+const COMMON_LANS: ReadonlyArray<{ cidr: Cidr; what: string }> = [
+  { cidr: Cidr.parse('192.168.0.0/16'), what: 'where home and office LANs commonly sit' },
+  { cidr: Cidr.parse('172.17.0.0/16'), what: "Docker's default bridge network (docker0)" },
+];
+
+function unusableReason(network: Cidr): string | undefined {
+  if (network.prefix === 0) return `it is the whole IPv${network.family} address space, so pod traffic could not be told from any other traffic`;
+  const special = SPECIAL_RANGES.find((r) => r.cidr.family === network.family && r.cidr.overlaps(network));
+  return special ? `it overlaps ${special.what}` : undefined;
+}
+
 function buildPool(
   family: Family,
   source: string,
   f: { network: Field<string>; len: Field<number>; min: Field<string>; max: Field<string> },
+  warnings: string[],
 ): SubnetPool {
   const [netKey, netText] = f.network;
   const ipv = `IPv${family}`;
@@ -173,6 +199,14 @@ function buildPool(
     fail(source, `${netKey} "${netText}" is not a valid ${ipv} CIDR: ${(err as Error).message}`);
   }
   if (network.family !== family) fail(source, `${netKey} "${netText}" must be an ${ipv} network`);
+  const unusable = unusableReason(network);
+  if (unusable) fail(source, `${netKey} ${network.toString()} cannot be a pod network: ${unusable}`, `choose a private range that no host network uses, e.g. ${family === 4 ? '"Network": "10.244.0.0/16"' : '"IPv6Network": "fd00:10:244::/56"'}, and restart flanneld`);
+  const commonLan = COMMON_LANS.find((lan) => lan.cidr.family === family && lan.cidr.overlaps(network));
+  if (commonLan) {
+    warnings.push(
+      `${netKey} ${network.toString()} overlaps ${commonLan.cidr.toString()}, ${commonLan.what}: if a node's own network lies in it, pods cannot reach that network and flanneld will not lease the subnets it covers; a range such as 10.244.0.0/16 avoids this`,
+    );
+  }
 
   const bits = familyBits(family);
   const maxLen = bits - 2; // room for the gateway and the tunnel address
