@@ -48,7 +48,14 @@ export interface EtcdHandle {
   resume(): Promise<void>;
   /** halt() then resume(). */
   restart(): Promise<void>;
-  /** Stops etcd and removes its data dir. Safe to call twice. */
+  /**
+   * Freezes the etcd process itself (SIGSTOP, not its shell guard): its sockets stay open and
+   * accept connections, but nothing is answered until unpause(). Models a hung datastore.
+   */
+  pause(): Promise<void>;
+  /** Lets a paused etcd run again (SIGCONT). A no-op when it is not paused. */
+  unpause(): Promise<void>;
+  /** Stops etcd and removes its data dir (a paused etcd is continued first). Safe to call twice. */
   stop(): Promise<void>;
   /** Last lines etcd wrote to stderr (for failure messages). */
   logTail(): string;
@@ -58,12 +65,15 @@ export interface EtcdHandle {
   ctl(args: string[], options?: { input?: string; user?: string }): Promise<string>;
 }
 
-// "$@" is etcd and its flags; fd 3 keeps our stdin so the background reader sees its EOF.
+// $1 is a file to write etcd's PID to, the rest etcd and its flags; fd 3 keeps our stdin so the
+// background reader sees its EOF. SIGCONT after SIGTERM, so a paused (SIGSTOPped) etcd also ends.
 const GUARD = [
+  'p=$1; shift',
   'exec 3<&0',
   '"$@" </dev/null &',
   'c=$!',
-  '( read _ <&3; kill -TERM $c 2>/dev/null; sleep 8; kill -KILL $c 2>/dev/null ) &',
+  'echo $c > "$p"',
+  '( read _ <&3; kill -TERM $c 2>/dev/null; kill -CONT $c 2>/dev/null; sleep 8; kill -KILL $c 2>/dev/null ) &',
   'w=$!',
   'wait $c; s=$?',
   'kill $w 2>/dev/null',
@@ -197,12 +207,14 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
   const dir = mkdtempSync(join(tmpdir(), TMP_PREFIX));
   writeFileSync(join(dir, 'owner'), String(process.pid));
   const dataDir = join(dir, 'data');
+  const pidFile = join(dir, 'etcd.pid');
   const entry: { child: ChildProcess | undefined; dir: string } = { child: undefined, dir };
   live.add(entry);
   let tail = '';
   let clientPort = 0;
   let peerPort = 0;
   let exited: Promise<void> = Promise.resolve();
+  let paused = false;
 
   const discard = (): void => {
     live.delete(entry);
@@ -246,7 +258,9 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
       '--logger=zap',
       '--log-level=warn',
     ];
-    const [cmd, argv] = withNetns(netns, 'sh', ['-c', GUARD, 'etcd-guard', ETCD_BIN, ...args]);
+    rmSync(pidFile, { force: true });
+    paused = false;
+    const [cmd, argv] = withNetns(netns, 'sh', ['-c', GUARD, 'etcd-guard', pidFile, ETCD_BIN, ...args]);
     const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     entry.child = child;
     const keep = (chunk: Buffer): void => {
@@ -276,9 +290,48 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
     throw new Error(`etcd not healthy after ${startTimeoutMs} ms (${last}): ${tail.slice(-1500)}`);
   };
 
+  const running = (): boolean => {
+    const child = entry.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  };
+
+  /** etcd's own PID (the guard writes it right after forking etcd). */
+  const etcdPid = async (): Promise<number> => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        if (Number.isInteger(pid) && pid > 0) return pid;
+      } catch {
+        /* not written yet */
+      }
+      if (Date.now() > deadline) throw new Error(`etcd guard wrote no PID to ${pidFile}`);
+      await delay(20);
+    }
+  };
+
+  const signalEtcd = async (signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> => {
+    const pid = await etcdPid();
+    process.kill(pid, signal);
+  };
+
+  const pause = async (): Promise<void> => {
+    if (!running()) throw new Error('etcd is not running (halted or stopped): cannot pause it');
+    await signalEtcd('SIGSTOP');
+    paused = true;
+  };
+
+  const unpause = async (): Promise<void> => {
+    if (!paused) return;
+    paused = false;
+    if (running()) await signalEtcd('SIGCONT');
+  };
+
   const halt = async (): Promise<void> => {
     const child = entry.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // A stopped process does not act on SIGTERM until continued.
+    await unpause().catch(() => undefined);
     child.stdin?.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
@@ -325,6 +378,8 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
     dataDir,
     netns,
     halt,
+    pause,
+    unpause,
     resume: async () => {
       if (stopped) throw new Error('etcd handle was stopped');
       if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) return;
