@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseNetworkConfig } from '../config/index.ts';
-import { LAB_COMMANDS, LAB_HELP } from '../lab/lab-command.ts';
+import { LabUsageError, runLab } from '../lab/lab-command.ts';
 import { reportError } from './report-error.ts';
 import { VERSION } from './version.ts';
 
@@ -37,21 +37,16 @@ const configCheck: Command = {
 };
 
 const lab: Command = {
-  usage: 'lab <up|check|status|exec|down> [options]',
-  summary: 'a flannel cluster in network namespaces on this machine (see flannel-ts lab --help)',
+  usage: 'lab [--name NAME] <up|check|status|exec|down> [options]',
+  summary: 'a flannel cluster in network namespaces on this machine (lab --help for the options)',
   async run(args) {
-    const sub = args[0];
-    if (!sub || sub === '--help' || sub === 'help') {
-      process.stdout.write(LAB_HELP);
-      return sub ? 0 : 2;
-    }
-    const fn = LAB_COMMANDS[sub];
-    if (!fn) {
-      console.error(`flannel-ts lab: unknown subcommand "${sub}"\n`);
-      process.stderr.write(LAB_HELP);
+    try {
+      return await runLab(args, { out: (l) => console.log(l), progress: (l) => console.error(l) });
+    } catch (err) {
+      if (!(err instanceof LabUsageError)) throw err;
+      reportError('flannel-ts', err);
       return 2;
     }
-    return fn(args.slice(1), { out: (l) => console.log(l), progress: (l) => console.error(l) });
   },
 };
 

@@ -8,8 +8,8 @@
  * so `down` cleans up even after a crash. The root namespace is never changed.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLabEtcd, labEtcdctl } from './etcd.ts';
 import { Netns, attachToSwitch, createSwitch, killProcessesIn, sh } from './netns.ts';
@@ -219,18 +219,75 @@ export class Cluster {
     }
   }
 
-  /** Removes every namespace, process and file of the lab. Safe to call twice, and after a crash. */
-  static down(prefix: string, stateDir: string): string[] {
+  /**
+   * Removes every namespace, process and file of the lab. Safe to call twice, and after a crash.
+   * The state directory goes only if it holds nothing but what a lab writes (so a mistyped
+   * --state-dir never deletes someone's files); `log` hears when it is kept.
+   */
+  static down(prefix: string, stateDir: string, log?: (msg: string) => void): string[] {
     const removed: string[] = [];
-    const listed = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n === `${prefix}-sw` || n === `${prefix}-cp` || n.startsWith(`${prefix}-n`));
-    for (const ns of listed) {
+    for (const ns of labNamespaces(prefix)) {
       killProcessesIn(ns);
       new Netns(ns).delete();
       removed.push(ns);
     }
-    if (existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true });
+    if (existsSync(stateDir)) {
+      const foreign = foreignStateEntries(stateDir);
+      if (foreign.length === 0) rmSync(stateDir, { recursive: true, force: true });
+      else log?.(`kept ${stateDir}: it holds files a lab does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
+    }
     return removed;
   }
+
+  /**
+   * Where a running lab keeps its state, read from its processes' command lines (flanneld's
+   * --subnet-file, etcd's --data-dir): for a lab built with another --state-dir than the one asked.
+   */
+  static findStateDir(prefix: string): string | undefined {
+    for (const ns of labNamespaces(prefix)) {
+      let pids: string[];
+      try {
+        pids = sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+      } catch {
+        continue;
+      }
+      for (const pid of pids) {
+        let argv: string[];
+        try {
+          argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          continue;
+        }
+        const subnetFile = argv.find((a) => a.startsWith('--subnet-file='))?.slice('--subnet-file='.length);
+        const dataDir = argv[argv.indexOf('--data-dir') + 1];
+        const candidate = subnetFile ? dirname(dirname(subnetFile)) : argv.includes('--data-dir') && dataDir ? dirname(dataDir) : undefined;
+        if (candidate && existsSync(join(candidate, 'lab.json'))) return candidate;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** What a lab writes into its state directory (Cluster, lab up, the CNI plugins of its pods). */
+const LAB_STATE_ENTRY = /^(lab|up|pods|matrix)\.json$|^etcd(\.log)?$|^cni-bin$|^node\d+$/;
+
+/** The entries of `dir` that no lab writes: a directory with any is not the lab's to delete. */
+export function foreignStateEntries(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((e) => !LAB_STATE_ENTRY.test(e));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The namespaces of the lab `prefix`: <prefix>-sw, <prefix>-cp, <prefix>-nN and what hangs off a
+ * node (<prefix>-nN-...: pods). Exact, so lab "a" never matches lab "a-b"'s namespaces.
+ */
+export function labNamespaces(prefix: string): string[] {
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const mine = new RegExp(`^${escaped}-(sw|cp|n\\d+(-.+)?)$`);
+  return sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => mine.test(n));
 }
 
 export { Netns };

@@ -2,55 +2,172 @@
  * @module lab/lab-command
  * `flannel-ts lab up|check|status|exec|down`: a flannel cluster in network namespaces on this
  * machine, with pods created through the real CNI plugin, and a pod-to-pod connectivity matrix.
+ * --name and --state-dir go before or after the subcommand; every command the lab prints for
+ * its user is one that runs as printed (see hints.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseNetworkConfig } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
-import { Cluster, type LabNode } from './cluster.ts';
+import { Cidr } from '../ip/index.ts';
+import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, type LabNode } from './cluster.ts';
 import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
+import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, defaultStateDir, labHints, labInvocation, renderHints, shellWord, type LabAddress } from './hints.ts';
 import { addLabPod, deleteLabPod, loadPods, prepareCniPath, savePods, type LabPod } from './lab-pods.ts';
-import { Netns, sh } from './netns.ts';
+import { Netns } from './netns.ts';
 
 const LAB_BACKENDS = ['vxlan', 'host-gw'];
+const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
 
 export interface LabIO {
   out: (line: string) => void;
   progress: (line: string) => void;
 }
 
-const common = {
-  name: { type: 'string', default: 'lab' },
+/** A mistake in the command line: the CLI exits 2 for these (1 for everything else). */
+export class LabUsageError extends ConfigError {}
+
+function usageError(message: string): never {
+  throw new LabUsageError('E_LAB_USAGE', message, { hint: `see "${cliCommand()} lab --help"` });
+}
+
+/** The options every subcommand takes, before or after the subcommand. */
+const GLOBAL = {
+  name: { type: 'string' },
   'state-dir': { type: 'string' },
 } as const;
 
-function stateDirFor(name: string, given?: string): string {
-  return given ?? join('/run/flannel-ts/lab', name);
-}
+export function labHelp(cli: string = cliCommand()): string {
+  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|down> [options]
 
-function usageError(message: string): never {
-  throw new ConfigError('E_LAB_USAGE', message, { hint: 'run "flannel-ts lab --help"' });
-}
-
-export const LAB_HELP = `Usage: flannel-ts lab <up|check|status|exec|down> [options]
-
-  lab up      build a cluster in network namespaces and print nodes, pods and the connectivity matrix
-      --nodes N            nodes (default 3)            --pods N          pods per node (default 2)
+  lab up      build a cluster in network namespaces, print its nodes, pods and pod-to-pod
+              connectivity matrix, and commands to try on it (exit 1 if a pod pair fails)
+      --nodes N            nodes, 1-20 (default 3)      --pods N          pods per node, 0-20 (default 2)
       --backend TYPE       vxlan | host-gw (default vxlan)
       --direct-routing     vxlan DirectRouting          --nftables        nftables instead of iptables
-      --network CIDR       cluster network (default 10.244.0.0/16)
+      --network CIDR       cluster network (default 10.244.0.0/16; not in the underlay ${UNDERLAY_CIDR})
       --etcd-endpoints U   use this etcd (reachable from the lab underlay) instead of starting one
+      --replace            if a lab of this name is up, remove it first and build this one
       --keep-on-failure    leave what was built for debugging instead of cleaning up
-  lab check   re-run the pod-to-pod matrix (exit 1 if any pair fails)
-  lab status  nodes, pods, the last matrix, and each node's routes, FDB and rules
-  lab exec <node|pod|etcd|switch> -- <command...>   run a command there (e.g. ip route, bridge fdb)
+              A lab of this name that is already up is never replaced silently: with the same
+              options lab up probes it again and prints it (no rebuild); with other options, or
+              when what is there did not finish building, it refuses (exit 1), says what runs and
+              how to replace it (lab down first, or --replace).
+  lab check   probe the pod-to-pod matrix again (exit 1 if any pair fails)
+  lab status  nodes, pods, the last matrix, and each node's routes, VXLAN FDB/neighbours and rules
+  lab exec <node|pod|etcd|switch> -- <command...>
+              run a command in that namespace (node1, node1-pod1, ...); exits with its exit code
   lab down    remove every namespace, process and file of the lab (also after a crash)
 
-  Every command takes --name NAME (default "lab"; namespaces are NAME-sw, NAME-cp, NAME-nN, NAME-nN-pK)
-  and --state-dir DIR (default /run/flannel-ts/lab/NAME).
+  --name NAME      which lab (default "${DEFAULT_LAB_NAME}"); its namespaces are NAME-sw, NAME-cp, NAME-nN, NAME-nN-pK
+  --state-dir DIR  where it keeps its state (default ${LAB_STATE_ROOT}/NAME)
+  Both go before or after the subcommand. Command-line mistakes exit 2. Run as root.
 `;
+}
+
+/** Turns node's parseArgs errors into usage errors in the operator's words, and refuses repeated options. */
+function parsing<R extends { tokens?: Array<{ kind: string; name?: string }> }>(sub: string, known: readonly string[], fn: () => R): R {
+  let r: R;
+  try {
+    r = fn();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const quoted = /'([^']+)'/.exec(e.message ?? '')?.[1] ?? '';
+    const opt = quoted.split(/[ ,]/).find((w) => w.startsWith('--')) ?? quoted;
+    const options = known.map((k) => `--${k}`).join(', ');
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') usageError(`"lab ${sub}" has no option ${opt} (its options: ${options})`);
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') usageError(`"lab ${sub}" takes no argument "${quoted}" (its options: ${options})`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      if (/argument missing|ambiguous/.test(e.message ?? '')) usageError(`${opt} needs a value`);
+      if (/does not take an argument/.test(e.message ?? '')) usageError(`${opt} takes no value`);
+    }
+    usageError(`lab ${sub}: ${e.message ?? String(err)}`);
+  }
+  const counts = new Map<string, number>();
+  for (const t of r.tokens ?? []) if (t.kind === 'option' && t.name) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  for (const [n, c] of counts) if (c > 1) usageError(`--${n} is given ${c} times (before and after the subcommand?); give it once`);
+  return r;
+}
+
+type Target = LabAddress;
+
+function targetOf(values: { name?: string | undefined; 'state-dir'?: string | undefined }): Target {
+  const name = values.name ?? DEFAULT_LAB_NAME;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name)) usageError(`--name "${name}" is not a lab name: use 1-32 letters, digits, "_", "." or "-", starting with a letter or digit`);
+  if (/-(n\d|sw$|cp$)/.test(name)) usageError(`--name "${name}" looks like one of another lab's namespaces ("-nN", "-sw", "-cp" name them); pick another name`);
+  return { cli: cliCommand(), name, stateDir: values['state-dir'] ?? defaultStateDir(name) };
+}
+
+function needRoot(): void {
+  if (process.getuid?.() !== 0) throw new ConfigError('E_LAB_ROOT', 'the lab creates and enters network namespaces, which needs root', { hint: 'run it as root' });
+}
+
+/** What `lab up` was asked to build; two labs with equal options are the same lab. */
+export interface LabOptions {
+  readonly nodes: number;
+  readonly pods: number;
+  readonly backend: string;
+  readonly directRouting: boolean;
+  readonly nftables: boolean;
+  readonly network: string;
+  /** Empty: the lab runs its own etcd. */
+  readonly etcdEndpoints: readonly string[];
+}
+
+/** The options as `lab up` flags, every one spelled out (so a difference is visible). */
+export function optionFlags(o: LabOptions): string[] {
+  return [
+    '--nodes', String(o.nodes),
+    '--pods', String(o.pods),
+    '--backend', o.backend,
+    ...(o.directRouting ? ['--direct-routing'] : []),
+    ...(o.nftables ? ['--nftables'] : []),
+    '--network', o.network,
+    ...(o.etcdEndpoints.length ? ['--etcd-endpoints', o.etcdEndpoints.join(',')] : []),
+  ];
+}
+
+function sameOptions(a: LabOptions, b: LabOptions): boolean {
+  return optionFlags(a).join(' ') === optionFlags(b).join(' ');
+}
+
+interface UpRecord {
+  options: LabOptions;
+  /** Every node and pod was built (the matrix may still have failed). */
+  complete: boolean;
+}
+
+function netconfOf(o: LabOptions): Record<string, unknown> {
+  return { Network: o.network, EnableNFTables: o.nftables, Backend: { Type: o.backend, ...(o.directRouting ? { DirectRouting: true } : {}) } };
+}
+
+/** What a lab in `stateDir` was built with: its up.json, or (labs built before it) lab.json and pods.json. */
+function recordOf(stateDir: string): UpRecord | undefined {
+  const up = join(stateDir, 'up.json');
+  if (existsSync(up)) return JSON.parse(readFileSync(up, 'utf8')) as UpRecord;
+  if (!existsSync(join(stateDir, 'lab.json'))) return undefined;
+  const cluster = Cluster.load(stateDir);
+  const nc = cluster.spec.netconf as { Network?: string; EnableNFTables?: boolean; Backend?: { Type?: string; DirectRouting?: boolean } };
+  const nodes = cluster.nodes.length;
+  return {
+    options: {
+      nodes,
+      pods: nodes ? Math.floor(loadPods(stateDir).length / nodes) : 0,
+      backend: nc.Backend?.Type ?? 'vxlan',
+      directRouting: nc.Backend?.DirectRouting === true,
+      nftables: nc.EnableNFTables === true,
+      network: nc.Network ?? '',
+      etcdEndpoints: cluster.spec.etcdEndpoints ?? [],
+    },
+    complete: true,
+  };
+}
+
+function writeRecord(stateDir: string, record: UpRecord): void {
+  writeFileSync(join(stateDir, 'up.json'), JSON.stringify(record, null, 2));
+}
 
 async function step<T>(io: LabIO, what: string, likelyCause: string, fn: () => T | Promise<T>): Promise<T> {
   io.progress(`[lab] ${what}`);
@@ -67,75 +184,201 @@ function intOption(v: string | undefined, name: string, min: number, max: number
   return Number(v);
 }
 
-export async function labUp(args: string[], io: LabIO): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...common,
-      nodes: { type: 'string' },
-      pods: { type: 'string' },
-      backend: { type: 'string', default: 'vxlan' },
-      network: { type: 'string', default: '10.244.0.0/16' },
-      nftables: { type: 'boolean', default: false },
-      'direct-routing': { type: 'boolean', default: false },
-      'etcd-endpoints': { type: 'string' },
-      'keep-on-failure': { type: 'boolean', default: false },
-    },
-  });
-  const nodes = intOption(values.nodes, 'nodes', 1, 20, 3);
-  const podsPerNode = intOption(values.pods, 'pods', 0, 20, 2);
-  if (!LAB_BACKENDS.includes(values.backend)) usageError(`--backend "${values.backend}" is not available in the lab (choose ${LAB_BACKENDS.join(' or ')})`);
-  if (values['direct-routing'] && values.backend !== 'vxlan') usageError('--direct-routing only applies to --backend vxlan');
-  const netconf = { Network: values.network, EnableNFTables: values.nftables, Backend: { Type: values.backend, ...(values['direct-routing'] ? { DirectRouting: true } : {}) } };
-  parseNetworkConfig(JSON.stringify(netconf), { source: '--network/--backend' });
-  if (process.getuid?.() !== 0) usageError('the lab creates network namespaces and needs root');
+const UP_OPTIONS = {
+  ...GLOBAL,
+  nodes: { type: 'string' },
+  pods: { type: 'string' },
+  backend: { type: 'string' },
+  network: { type: 'string' },
+  nftables: { type: 'boolean' },
+  'direct-routing': { type: 'boolean' },
+  'etcd-endpoints': { type: 'string' },
+  replace: { type: 'boolean' },
+  'keep-on-failure': { type: 'boolean' },
+} as const;
 
-  const stateDir = stateDirFor(values.name, values['state-dir']);
-  if (existsSync(join(stateDir, 'lab.json')) || sh('ip', ['netns', 'list']).split('\n').some((l) => l.startsWith(`${values.name}-`))) {
-    io.progress(`[lab] removing an earlier lab "${values.name}" first`);
-    Cluster.down(values.name, stateDir);
+/** What is there under a lab's name when `lab up` starts. */
+type Existing =
+  | { kind: 'none' }
+  /** State without namespaces (they were deleted by hand, or the machine rebooted halfway). */
+  | { kind: 'stale' }
+  /** Namespaces, and the state that describes them (maybe in another --state-dir). */
+  | { kind: 'lab'; stateDir: string; record: UpRecord; namespaces: string[] }
+  /** Namespaces nobody describes: a crash or a kill left them. */
+  | { kind: 'orphaned'; namespaces: string[] };
+
+function existing(t: Target): Existing {
+  const namespaces = labNamespaces(t.name);
+  if (namespaces.length === 0) return existsSync(t.stateDir) ? { kind: 'stale' } : { kind: 'none' };
+  const stateDir = existsSync(join(t.stateDir, 'lab.json')) ? t.stateDir : Cluster.findStateDir(t.name);
+  const record = stateDir ? recordOf(stateDir) : undefined;
+  return stateDir && record ? { kind: 'lab', stateDir, record, namespaces } : { kind: 'orphaned', namespaces };
+}
+
+function nsList(namespaces: readonly string[]): string {
+  return namespaces.length > 4 ? `${namespaces.slice(0, 4).join(', ')}, ... (${namespaces.length} namespaces)` : namespaces.join(', ');
+}
+
+export async function labUp(args: string[], io: LabIO): Promise<number> {
+  const { values } = parsing('up', Object.keys(UP_OPTIONS), () => parseArgs({ args, options: UP_OPTIONS, tokens: true }));
+  const t = targetOf(values);
+  const backend = values.backend ?? 'vxlan';
+  const want: LabOptions = {
+    nodes: intOption(values.nodes, 'nodes', 1, 20, 3),
+    pods: intOption(values.pods, 'pods', 0, 20, 2),
+    backend,
+    directRouting: values['direct-routing'] === true,
+    nftables: values.nftables === true,
+    network: values.network ?? '10.244.0.0/16',
+    etcdEndpoints: values['etcd-endpoints']?.split(',').filter(Boolean) ?? [],
+  };
+  if (!LAB_BACKENDS.includes(backend)) usageError(`--backend "${backend}" is not available in the lab (choose ${LAB_BACKENDS.join(' or ')})`);
+  if (want.directRouting && backend !== 'vxlan') usageError('--direct-routing only applies to --backend vxlan');
+  for (const u of want.etcdEndpoints) {
+    if (!/^https?:\/\/[^/\s]+:\d+\/?$/.test(u)) usageError(`--etcd-endpoints: "${u}" is not an etcd URL such as http://192.168.50.2:2379`);
   }
-  const cleanup = (): void => {
-    if (values['keep-on-failure']) {
-      io.progress(`[lab] keeping what was built (--keep-on-failure); remove it with: flannel-ts lab down --name ${values.name}`);
+  const netconf = netconfOf(want);
+  const parsed = parseNetworkConfig(JSON.stringify(netconf), { source: '--network/--backend' });
+  const network = parsed.v4?.network;
+  if (network?.overlaps(Cidr.parse(UNDERLAY_CIDR))) usageError(`--network ${want.network} overlaps the lab's underlay ${UNDERLAY_CIDR}, where its nodes' eth0 are; pick another range (default 10.244.0.0/16)`);
+  const options: LabOptions = { ...want, network: network?.toString() ?? want.network };
+  needRoot();
+  const foreign = foreignStateEntries(t.stateDir);
+  if (foreign.length) usageError(`--state-dir ${t.stateDir} already holds files a lab does not write (${foreign.slice(0, 3).join(', ')}); name a new or empty directory, since lab down removes it`);
+
+  const upCommand = `${labInvocation(t)} up --replace ${optionFlags(options).map(shellWord).join(' ')}`;
+  const there = existing(t);
+  if (there.kind === 'stale') {
+    io.progress(`[lab] removing the stale state of lab "${t.name}" in ${t.stateDir} (its namespaces are gone)`);
+    Cluster.down(t.name, t.stateDir, (m) => io.progress(`[lab] ${m}`));
+  } else if (there.kind === 'lab' || there.kind === 'orphaned') {
+    const where = there.kind === 'lab' ? { ...t, stateDir: there.stateDir } : t;
+    const runs = there.kind === 'lab' ? `${optionFlags(there.record.options).join(' ')}${there.stateDir !== t.stateDir ? ` --state-dir ${there.stateDir}` : ''}` : '';
+    if (values.replace) {
+      io.progress(`[lab] --replace: removing lab "${t.name}"${runs ? ` (${runs})` : ` (${nsList(there.namespaces)})`}`);
+      await labDown([...(t.name !== DEFAULT_LAB_NAME ? ['--name', t.name] : []), '--state-dir', where.stateDir], { out: (l) => io.progress(`[lab] ${l}`), progress: io.progress });
+      if (existsSync(t.stateDir)) Cluster.down(t.name, t.stateDir, (m) => io.progress(`[lab] ${m}`));
+    } else if (there.kind === 'lab' && there.record.complete && there.stateDir === t.stateDir && sameOptions(there.record.options, options)) {
+      io.progress(`[lab] lab "${t.name}" is already up with these options: probing it again instead of rebuilding (--replace rebuilds it)`);
+      return reprobe(t, io);
     } else {
-      io.progress('[lab] cleaning up after the failure');
-      Cluster.down(values.name, stateDir);
+      const down = `${labInvocation(where)} down`;
+      const how = `remove it first with "${down}", or replace it in one step with "${upCommand}"`;
+      if (there.kind === 'orphaned') {
+        throw new ConfigError('E_LAB_EXISTS', `namespaces of a lab "${t.name}" exist (${nsList(there.namespaces)}) but no lab state describes them (none in ${t.stateDir}, and no running process of theirs names one): a crash or a kill left them`, { hint: how });
+      }
+      const what = there.record.complete ? 'is already up' : 'is left from a lab up that did not finish (--keep-on-failure, or interrupted)';
+      throw new ConfigError('E_LAB_EXISTS', `lab "${t.name}" ${what}, built with: ${runs}; this lab up asks for: ${optionFlags(options).join(' ')}${t.stateDir !== there.stateDir ? ` --state-dir ${t.stateDir}` : ''}. Nothing was changed`, { hint: how });
+    }
+  }
+  return build(t, options, netconf, values['keep-on-failure'] === true, io);
+}
+
+async function build(t: Target, options: LabOptions, netconf: Record<string, unknown>, keepOnFailure: boolean, io: LabIO): Promise<number> {
+  const lab = labInvocation(t);
+  mkdirSync(t.stateDir, { recursive: true });
+  writeRecord(t.stateDir, { options, complete: false });
+  const cleanup = (): void => {
+    if (keepOnFailure) {
+      io.progress(`[lab] keeping what was built (--keep-on-failure): logs in ${t.stateDir}; look with "${lab} status", remove it with "${lab} down"`);
+    } else {
+      io.progress('[lab] cleaning up after the failure (--keep-on-failure keeps what was built, with its logs)');
+      Cluster.down(t.name, t.stateDir, (m) => io.progress(`[lab] ${m}`));
     }
   };
+  const n = options.nodes;
+  const etcdCause = options.etcdEndpoints.length
+    ? `is the etcd at ${options.etcdEndpoints.join(',')} up and reachable from the lab underlay (${UNDERLAY_CIDR})?`
+    : 'is etcd-server installed (bash scripts/setup.sh)?';
   try {
-    const cluster = await step(io, `starting ${nodes} nodes (${values.backend}${values['direct-routing'] ? ' DirectRouting' : ''}, ${values.nftables ? 'nftables' : 'iptables'}, ${values.network})`, 'see the flanneld log lines above; is etcd-server installed (scripts/setup.sh) and is this run as root?', () =>
-      Cluster.up({
-        prefix: values.name,
-        nodes,
-        netconf,
-        ipMasq: true,
-        stateDir,
-        ...(values['etcd-endpoints'] ? { etcdEndpoints: values['etcd-endpoints'].split(',') } : {}),
-        progress: (m) => io.progress(`[lab]   ${m}`),
-      }),
+    const cluster = await step(
+      io,
+      `starting ${n} node${n === 1 ? '' : 's'} (${options.backend}${options.directRouting ? ' DirectRouting' : ''}, ${options.nftables ? 'nftables' : 'iptables'}, ${options.network})`,
+      `${etcdCause} If flanneld failed, the error above ends with its last log lines${keepOnFailure ? `; all logs are in ${t.stateDir}` : '; --keep-on-failure keeps the logs'}`,
+      () =>
+        Cluster.up({
+          prefix: t.name,
+          nodes: n,
+          netconf,
+          ipMasq: true,
+          stateDir: t.stateDir,
+          ...(options.etcdEndpoints.length ? { etcdEndpoints: [...options.etcdEndpoints] } : {}),
+          progress: (m) => io.progress(`[lab]   ${m}`),
+        }),
     );
-    const cniPath = await step(io, 'preparing the CNI plugins', 'run scripts/setup.sh to build the plugin and install containernetworking-plugins', () => prepareCniPath(stateDir));
+    const cniPath = await step(io, 'preparing the CNI plugins', 'run bash scripts/setup.sh: it builds the plugin and installs containernetworking-plugins', () => prepareCniPath(t.stateDir));
     const pods: LabPod[] = [];
     for (const node of cluster.nodes) {
-      for (let k = 1; k <= podsPerNode; k++) {
-        const pod = await step(io, `creating pod ${node.name}-pod${k} through the CNI plugin (flannel → bridge + host-local, portmap)`, `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})`, () => addLabPod(cluster, node, k, cniPath));
+      for (let k = 1; k <= options.pods; k++) {
+        const pod = await step(
+          io,
+          `creating pod ${node.name}-pod${k} through the CNI plugin (flannel → bridge + host-local, portmap)`,
+          `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})${keepOnFailure ? '' : '; --keep-on-failure keeps them'}`,
+          () => addLabPod(cluster, node, k, cniPath),
+        );
         pods.push(pod);
-        savePods(stateDir, pods);
+        savePods(t.stateDir, pods);
       }
     }
+    writeRecord(t.stateDir, { options, complete: true });
     const cells = await step(io, `probing ${pods.length * (pods.length - 1)} pod pairs over ICMP and TCP`, 'a probe process could not run', () => probeMatrix(pods));
-    writeFileSync(join(stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-    io.out(summary(cluster, pods, cells));
-    if (!allReachable(cells)) {
-      io.out('\nSome pod pairs are not reachable. The lab is left running for inspection (flannel-ts lab status / exec); remove it with flannel-ts lab down.');
-      return 1;
-    }
-    return 0;
+    writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
+    return report(t, cluster, pods, cells, io);
   } catch (err) {
     cleanup();
     throw err;
   }
+}
+
+/** `lab up` on a lab that is up with the same options: probe it again and print it. */
+async function reprobe(t: Target, io: LabIO): Promise<number> {
+  const { cluster, pods } = loadLab(t, 'up');
+  const cells = probeMatrix(pods);
+  writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
+  return report(t, cluster, pods, cells, io);
+}
+
+/** The lab, its matrix and the commands to try; exit 1 if a pair fails. */
+function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[], io: LabIO): number {
+  const lab = labInvocation(t);
+  io.out(describeLab(cluster, pods, cells));
+  const stopped = stoppedNodes(cluster);
+  if (stopped) io.out(`\n${stopped}`);
+  io.out('\nTry:');
+  io.out(renderHints(hintsFor(t, cluster, pods)).join('\n'));
+  if (!allReachable(cells)) {
+    io.out(`\nSome pod pairs are not reachable. The lab is left running for inspection ("${lab} status", "${lab} exec <node|pod> -- <command>"); remove it with "${lab} down".`);
+    return 1;
+  }
+  return 0;
+}
+
+/** The node's pod subnet as a network (subnet.env holds the node's first address in it). */
+function subnetOf(node: LabNode): string | undefined {
+  const env = existsSync(node.subnetFile) ? readFileSync(node.subnetFile, 'utf8') : '';
+  const value = /FLANNEL_SUBNET=(\S+)/.exec(env)?.[1];
+  return value === undefined ? undefined : (Cidr.tryParse(value)?.toString() ?? value);
+}
+
+function hintsFor(t: Target, cluster: Cluster, pods: readonly LabPod[]): ReturnType<typeof labHints> {
+  const nc = cluster.spec.netconf as { EnableNFTables?: boolean; Backend?: { Type?: string; DirectRouting?: boolean } };
+  return labHints(t, {
+    backend: nc.Backend?.Type ?? 'vxlan',
+    directRouting: nc.Backend?.DirectRouting === true,
+    nftables: nc.EnableNFTables === true,
+    externalEtcd: cluster.spec.etcdEndpoints ?? [],
+    etcdPrefix: ETCD_PREFIX,
+    nodes: cluster.nodes.map((n) => {
+      const subnet = subnetOf(n);
+      return { name: n.name, underlayIP: n.underlayIP, subnetFile: n.subnetFile, ...(subnet ? { subnet } : {}) };
+    }),
+    pods,
+  });
+}
+
+function stoppedNodes(cluster: Cluster): string {
+  const stopped = cluster.nodes.filter((n) => cluster.flanneldPid(n) === undefined);
+  return stopped.length ? `flanneld is not running on: ${stopped.map((n) => `${n.name} (log: ${n.logFile})`).join(', ')}` : '';
 }
 
 function nodeRow(cluster: Cluster, node: LabNode): string[] {
@@ -143,7 +386,7 @@ function nodeRow(cluster: Cluster, node: LabNode): string[] {
   const subnet = /FLANNEL_SUBNET=(\S+)/.exec(env)?.[1] ?? '(none)';
   let mac = '-';
   try {
-    mac = (new Netns(node.ns).ipJson<Array<{ address?: string }>>(['link', 'show', 'flannel.1'])[0]?.address ?? '-');
+    mac = new Netns(node.ns).ipJson<Array<{ address?: string }>>(['link', 'show', 'flannel.1'])[0]?.address ?? '-';
   } catch {
     /* host-gw: no VTEP */
   }
@@ -156,52 +399,63 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('').trimEnd()).join('\n');
 }
 
-function summary(cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[]): string {
+function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[]): string {
   const nc = cluster.spec.netconf as { Network: string; EnableNFTables: boolean; Backend: { Type: string; DirectRouting?: boolean } };
-  const first = cluster.nodes[0];
-  const pod = pods[0];
-  const other = pods.find((p) => p.node !== pod?.node);
-  const lab = cluster.spec.prefix === 'lab' ? 'lab' : `lab --name ${cluster.spec.prefix}`;
   return [
     '',
-    `flannel-ts lab "${cluster.spec.prefix}": ${cluster.nodes.length} nodes, backend ${nc.Backend.Type}${nc.Backend.DirectRouting ? ' (DirectRouting)' : ''}, network ${nc.Network}, ${nc.EnableNFTables ? 'nftables' : 'iptables'}, etcd ${cluster.etcdEndpoints.join(',')}`,
+    `lab "${cluster.spec.prefix}": ${cluster.nodes.length} node${cluster.nodes.length === 1 ? '' : 's'}, backend ${nc.Backend.Type}${nc.Backend.DirectRouting ? ' (DirectRouting)' : ''}, network ${nc.Network}, ${nc.EnableNFTables ? 'nftables' : 'iptables'}, etcd ${cluster.etcdEndpoints.join(',')}, state in ${cluster.spec.stateDir}`,
     '',
     table([['NODE', 'NAMESPACE', 'UNDERLAY IP', 'FLANNEL_SUBNET', 'VTEP MAC', 'FLANNELD'], ...cluster.nodes.map((n) => nodeRow(cluster, n))]),
     '',
-    table([['POD', 'NODE', 'NAMESPACE', 'IP'], ...pods.map((p) => [p.name, p.node, p.ns, p.ip])]),
+    pods.length ? table([['POD', 'NODE', 'NAMESPACE', 'IP'], ...pods.map((p) => [p.name, p.node, p.ns, p.ip])]) : '(no pods)',
     '',
     pods.length > 1 ? renderMatrix(pods, cells) : '(fewer than two pods: no matrix)',
-    '',
-    'Try:',
-    ...(first ? [`  flannel-ts ${lab} exec ${first.name} -- ip route`, `  flannel-ts ${lab} exec ${first.name} -- bridge fdb show dev flannel.1`, `  flannel-ts ${lab} exec ${first.name} -- iptables -t nat -S FLANNEL-POSTRTG`, `  flannel-ts ${lab} exec ${first.name} -- cat ${first.subnetFile}`] : []),
-    ...(pod && other ? [`  flannel-ts ${lab} exec ${pod.name} -- ping -c 3 ${other.ip}`, `  flannel-ts ${lab} exec ${first?.name ?? 'node1'} -- conntrack -L`] : []),
-    `  flannel-ts ${lab} check | status | down`,
   ].join('\n');
 }
 
+/** The lab at `t`, or an error saying where it is instead (another --state-dir) or how to build it. */
+function loadLab(t: Target, sub: string): { cluster: Cluster; pods: LabPod[] } {
+  if (!existsSync(join(t.stateDir, 'lab.json'))) {
+    const namespaces = labNamespaces(t.name);
+    const elsewhere = namespaces.length ? Cluster.findStateDir(t.name) : undefined;
+    const args = sub === 'exec' ? 'exec <node|pod> -- <command...>' : sub;
+    if (elsewhere) {
+      throw new ConfigError('E_LAB_NOT_FOUND', `lab "${t.name}" keeps its state in ${elsewhere}, not in ${t.stateDir}`, { hint: `name it: "${labInvocation({ ...t, stateDir: elsewhere })} ${args}"` });
+    }
+    if (namespaces.length) {
+      throw new ConfigError('E_LAB_NOT_FOUND', `lab "${t.name}" has namespaces (${nsList(namespaces)}) but no state in ${t.stateDir}: a crash or a kill left them`, { hint: `remove them with "${labInvocation(t)} down", then build it again with "${labInvocation(t)} up"` });
+    }
+    throw new ConfigError('E_LAB_NOT_FOUND', `no lab "${t.name}" is up (nothing in ${t.stateDir})`, { hint: `build it with "${labInvocation(t)} up"` });
+  }
+  return { cluster: Cluster.load(t.stateDir), pods: loadPods(t.stateDir) };
+}
+
 export async function labCheck(args: string[], io: LabIO): Promise<number> {
-  const { values } = parseArgs({ args, options: common });
-  const stateDir = stateDirFor(values.name, values['state-dir']);
-  const cluster = Cluster.load(stateDir);
-  const pods = loadPods(stateDir);
+  const { values } = parsing('check', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
+  const t = targetOf(values);
+  needRoot();
+  const { cluster, pods } = loadLab(t, 'check');
   const cells = probeMatrix(pods);
-  writeFileSync(join(stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-  io.out(renderMatrix(pods, cells));
-  const stopped = cluster.nodes.filter((n) => cluster.flanneldPid(n) === undefined).map((n) => n.name);
-  if (stopped.length) io.out(`flanneld is not running on: ${stopped.join(', ')}`);
+  writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
+  io.out(pods.length > 1 ? renderMatrix(pods, cells) : '(fewer than two pods: no matrix)');
+  const stopped = stoppedNodes(cluster);
+  if (stopped) io.out(stopped);
   return allReachable(cells) ? 0 : 1;
 }
 
 export async function labStatus(args: string[], io: LabIO): Promise<number> {
-  const { values } = parseArgs({ args, options: common });
-  const stateDir = stateDirFor(values.name, values['state-dir']);
-  const cluster = Cluster.load(stateDir);
-  const pods = loadPods(stateDir);
-  const matrixFile = join(stateDir, 'matrix.json');
+  const { values } = parsing('status', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
+  const t = targetOf(values);
+  needRoot();
+  const { cluster, pods } = loadLab(t, 'status');
+  const matrixFile = join(t.stateDir, 'matrix.json');
   const last = existsSync(matrixFile) ? (JSON.parse(readFileSync(matrixFile, 'utf8')) as { at: string; cells: Reachability[] }) : { at: 'never', cells: [] };
-  io.out(summary(cluster, pods, last.cells).replace(/\nTry:[\s\S]*$/, ''));
-  io.out(`(matrix from ${last.at}; "flannel-ts lab check" probes again)`);
-  const nftables = (cluster.spec.netconf as { EnableNFTables?: boolean }).EnableNFTables === true;
+  io.out(describeLab(cluster, pods, last.cells));
+  io.out(`(matrix from ${last.at}; "${labInvocation(t)} check" probes again)`);
+  const stopped = stoppedNodes(cluster);
+  if (stopped) io.out(stopped);
+  const nc = cluster.spec.netconf as { EnableNFTables?: boolean; Backend?: { Type?: string } };
+  const vxlan = (nc.Backend?.Type ?? 'vxlan') === 'vxlan';
   for (const node of cluster.nodes) {
     const ns = new Netns(node.ns);
     const run = (cmd: string, a: string[]): string => {
@@ -213,37 +467,53 @@ export async function labStatus(args: string[], io: LabIO): Promise<number> {
     };
     io.out(`\n== ${node.name} (${node.ns})`);
     io.out(`-- ip route\n${run('ip', ['route'])}`);
-    io.out(`-- bridge fdb show dev flannel.1\n${run('bridge', ['fdb', 'show', 'dev', 'flannel.1'])}`);
-    io.out(`-- ip neigh show dev flannel.1\n${run('ip', ['neigh', 'show', 'dev', 'flannel.1'])}`);
-    io.out(nftables ? `-- nft list table ip flannel-ipv4\n${run('nft', ['list', 'table', 'ip', 'flannel-ipv4'])}` : `-- iptables -t nat -S FLANNEL-POSTRTG; iptables -S FLANNEL-FWD\n${run('iptables', ['-t', 'nat', '-S', 'FLANNEL-POSTRTG'])}\n${run('iptables', ['-S', 'FLANNEL-FWD'])}`);
+    if (vxlan) {
+      io.out(`-- bridge fdb show dev flannel.1\n${run('bridge', ['fdb', 'show', 'dev', 'flannel.1'])}`);
+      io.out(`-- ip neigh show dev flannel.1\n${run('ip', ['neigh', 'show', 'dev', 'flannel.1'])}`);
+    }
+    io.out(
+      nc.EnableNFTables === true
+        ? `-- nft list table ip flannel-ipv4\n${run('nft', ['list', 'table', 'ip', 'flannel-ipv4'])}`
+        : `-- iptables -t nat -S FLANNEL-POSTRTG; iptables -S FLANNEL-FWD\n${run('iptables', ['-t', 'nat', '-S', 'FLANNEL-POSTRTG'])}\n${run('iptables', ['-S', 'FLANNEL-FWD'])}`,
+    );
   }
   return 0;
 }
 
 export async function labExec(args: string[], _io: LabIO): Promise<number> {
   const dd = args.indexOf('--');
-  if (dd < 0 || dd === args.length - 1) usageError('usage: flannel-ts lab exec <node|pod|etcd|switch> -- <command...>');
-  const { values, positionals } = parseArgs({ args: args.slice(0, dd), options: common, allowPositionals: true });
+  if (dd < 0) usageError('lab exec needs "--" before the command: lab exec <node|pod|etcd|switch> -- <command...>');
+  if (dd === args.length - 1) usageError('lab exec: no command after "--" (e.g. lab exec node1 -- ip route)');
+  const { values, positionals } = parsing('exec', Object.keys(GLOBAL), () => parseArgs({ args: args.slice(0, dd), options: GLOBAL, allowPositionals: true, tokens: true }));
+  const t = targetOf(values);
   const target = positionals[0];
-  if (!target || positionals.length > 1) usageError('name one target: a node (node1), a pod (node1-pod1), etcd or switch');
-  const stateDir = stateDirFor(values.name, values['state-dir']);
-  const cluster = Cluster.load(stateDir);
-  const pods = loadPods(stateDir);
+  if (!target || positionals.length > 1) usageError(`lab exec: name one target before "--": a node (node1), a pod (node1-pod1), etcd or switch${positionals.length > 1 ? `, not ${positionals.length} (${positionals.join(' ')})` : ''}`);
+  needRoot();
+  const { cluster, pods } = loadLab(t, 'exec');
+  const external = cluster.spec.etcdEndpoints;
+  if (target === 'etcd' && external) {
+    const first = cluster.nodes[0]?.name ?? 'node1';
+    throw new LabUsageError('E_LAB_USAGE', `lab "${t.name}" uses the etcd at ${external.join(',')}, not one of its own: there is no etcd namespace`, {
+      hint: `run etcdctl from a node: "${labInvocation(t)} exec ${first} -- etcdctl --endpoints=${external.join(',')} get --prefix --keys-only ${ETCD_PREFIX}/subnets"`,
+    });
+  }
   const ns =
     target === 'etcd' ? cluster.controlNs : target === 'switch' ? cluster.switchNs : (pods.find((p) => p.name === target)?.ns ?? (cluster.nodes.some((n) => n.name === target) ? cluster.node(target).ns : undefined));
-  if (!ns) usageError(`no node or pod "${target}" in lab "${values.name}" (nodes: ${cluster.nodes.map((n) => n.name).join(', ')}; pods: ${pods.map((p) => p.name).join(', ') || 'none'})`);
+  if (!ns) usageError(`no node or pod "${target}" in lab "${t.name}" (nodes: ${cluster.nodes.map((n) => n.name).join(', ')}; pods: ${pods.map((p) => p.name).join(', ') || 'none'}; also ${external ? '' : 'etcd and '}switch)`);
   const r = spawnSync('ip', ['netns', 'exec', ns, ...args.slice(dd + 1)], { stdio: 'inherit' });
   return r.status ?? 1;
 }
 
 export async function labDown(args: string[], io: LabIO): Promise<number> {
-  const { values } = parseArgs({ args, options: common });
-  const stateDir = stateDirFor(values.name, values['state-dir']);
-  if (existsSync(join(stateDir, 'lab.json'))) {
+  const { values } = parsing('down', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
+  const t = targetOf(values);
+  needRoot();
+  const found = existsSync(join(t.stateDir, 'lab.json')) ? t.stateDir : (Cluster.findStateDir(t.name) ?? t.stateDir);
+  if (existsSync(join(found, 'lab.json'))) {
     try {
-      const cluster = Cluster.load(stateDir);
-      const cniPath = prepareCniPath(stateDir);
-      for (const pod of loadPods(stateDir)) {
+      const cluster = Cluster.load(found);
+      const cniPath = prepareCniPath(found);
+      for (const pod of loadPods(found)) {
         try {
           deleteLabPod(cluster.node(pod.node), pod, cniPath);
         } catch (err) {
@@ -254,8 +524,21 @@ export async function labDown(args: string[], io: LabIO): Promise<number> {
       io.progress(`[lab] could not read the lab state (${describeError(err)}); removing by name`);
     }
   }
-  const removed = Cluster.down(values.name, stateDir);
-  io.out(removed.length ? `removed lab "${values.name}": ${removed.join(' ')}` : `no lab "${values.name}" was running; nothing to remove`);
+  const hadState = existsSync(found) || existsSync(t.stateDir);
+  const log = (m: string): void => io.progress(`[lab] ${m}`);
+  const removed = Cluster.down(t.name, found, log);
+  if (found !== t.stateDir && existsSync(t.stateDir)) Cluster.down(t.name, t.stateDir, log);
+  const where = found !== t.stateDir ? ` and its state in ${found}` : '';
+  for (const dir of [LAB_STATE_ROOT, dirname(LAB_STATE_ROOT)]) {
+    try {
+      rmdirSync(dir); // only when empty: the last lab leaves no /run/flannel-ts behind
+    } catch {
+      break;
+    }
+  }
+  if (removed.length) io.out(`removed lab "${t.name}": ${removed.join(' ')}${where}`);
+  else if (hadState) io.out(`lab "${t.name}" had no namespaces left; removed its state in ${found}`);
+  else io.out(`no lab "${t.name}" was up; nothing to remove`);
   return 0;
 }
 
@@ -266,3 +549,49 @@ export const LAB_COMMANDS: Record<string, (args: string[], io: LabIO) => Promise
   exec: labExec,
   down: labDown,
 };
+
+/**
+ * `lab [--name N] [--state-dir D] <subcommand> [options]`: the global options may come first;
+ * they are handed to the subcommand, which also takes them after its name.
+ */
+export async function runLab(args: string[], io: LabIO): Promise<number> {
+  const lead: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a === '--help' || a === '-h') {
+      io.out(labHelp().trimEnd());
+      return 0;
+    }
+    if (!a.startsWith('-')) break;
+    const m = /^--(name|state-dir)(=.*)?$/.exec(a);
+    if (!m) usageError(`${a} before the subcommand: only --name and --state-dir go there; put it after the subcommand (e.g. "lab up ${a}")`);
+    lead.push(a);
+    if (m[2] === undefined) {
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('-')) usageError(`--${m[1]} needs a value`);
+      lead.push(v);
+      i++;
+    }
+  }
+  const sub = args[i];
+  const rest = args.slice(i + 1);
+  if (sub === undefined) {
+    if (lead.length) usageError('name a subcommand after the options: up, check, status, exec or down');
+    io.progress(labHelp().trimEnd());
+    return 2;
+  }
+  if (sub === 'help') {
+    io.out(labHelp().trimEnd());
+    return 0;
+  }
+  const fn = LAB_COMMANDS[sub];
+  if (!fn) usageError(`unknown subcommand "${sub}" (choose up, check, status, exec or down)`);
+  const dd = rest.indexOf('--');
+  const own = dd < 0 ? rest : rest.slice(0, dd);
+  if (own.includes('--help') || own.includes('-h')) {
+    io.out(labHelp().trimEnd());
+    return 0;
+  }
+  return fn([...lead, ...rest], io);
+}
