@@ -88,3 +88,4 @@ export class Backoff {
     this.#next = this.#initialMs;
   }
 }
+export { UndoLog, type UndoRegistry, type UndoReport } from './undo.ts';

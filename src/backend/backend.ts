@@ -7,7 +7,8 @@ import type { NetworkConfig } from '../config/index.ts';
 import type { IPAddress } from '../ip/index.ts';
 import type { Lease, LeaseAttrs } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { NodeHints, SubnetManager } from '../subnet/index.ts';
+import type { HostNetwork, NodeHints, SubnetManager } from '../subnet/index.ts';
+import type { UndoRegistry } from '../async/index.ts';
 import type { Kernel } from '../kernel/index.ts';
 
 /** The host interface flannel sends inter-node traffic over, as chosen at start. */
@@ -40,12 +41,26 @@ export interface Network {
   run(signal: AbortSignal): Promise<void>;
 }
 
+/** What the daemon hands registration besides the config: the node's own networks and the start-up's undo log. */
+export interface RegisterOptions {
+  /** Never lease a subnet overlapping one of these (passed on to acquireLease). */
+  readonly hostNetworks?: readonly HostNetwork[];
+  /** Records how to take back what registration created (devices, the lease) if start-up fails later. */
+  readonly undo?: UndoRegistry;
+}
+
 export interface Backend {
-  registerNetwork(config: NetworkConfig, hints: NodeHints, signal: AbortSignal): Promise<Network>;
+  registerNetwork(config: NetworkConfig, hints: NodeHints, signal: AbortSignal, options?: RegisterOptions): Promise<Network>;
 }
 
 export interface BackendFactory {
   readonly type: string;
+  /**
+   * Validates this backend's keys of the Backend section without touching anything, as
+   * registerNetwork will read them: throws ConfigError for a bad value, returns the warnings.
+   * flanneld runs it before its first write; `flannel-ts config check` runs it too.
+   */
+  checkConfig(raw: Readonly<Record<string, unknown>>): { readonly warnings: readonly string[] };
   create(deps: BackendDeps): Backend;
 }
 

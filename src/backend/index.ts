@@ -1,4 +1,4 @@
-export type { Backend, BackendDeps, BackendFactory, ExternalInterface, Network } from './backend.ts';
+export type { Backend, BackendDeps, BackendFactory, ExternalInterface, Network, RegisterOptions } from './backend.ts';
 export { baseLeaseAttrs } from './backend.ts';
 export { createBackendRegistry, type BackendRegistry } from './registry.ts';
 export { alloc } from './alloc/index.ts';

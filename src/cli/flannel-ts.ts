@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseNetworkConfig } from '../config/index.ts';
+import { createBackends } from '../daemon/compose.ts';
 import { LabUsageError, runLab } from '../lab/lab-command.ts';
 import { reportError } from './report-error.ts';
 import { VERSION } from './version.ts';
@@ -24,7 +25,9 @@ const configCheck: Command = {
       return 2;
     }
     const config = parseNetworkConfig(await readFile(path, 'utf8'), { source: path });
-    for (const w of config.warnings) console.log(`warning: ${w}`);
+    // The same checks flanneld makes at start, Backend section included.
+    const { warnings: backendWarnings } = createBackends().get(config.backend.type).checkConfig(config.backend.raw);
+    for (const w of [...config.warnings, ...backendWarnings]) console.log(`warning: ${w}`);
     for (const [name, pool] of [['IPv4', config.v4], ['IPv6', config.v6]] as const) {
       if (!pool) continue;
       const count = ((pool.subnetMax.ip.value - pool.subnetMin.ip.value) >> BigInt(pool.network.ip.bits - pool.subnetLen)) + 1n;

@@ -2,7 +2,7 @@
  * @module daemon/compose
  * The one place that picks implementations: kernel, subnet manager, backends, traffic rules.
  */
-import { alloc, createBackendRegistry, hostGw, vxlan } from '../backend/index.ts';
+import { alloc, createBackendRegistry, hostGw, vxlan, type BackendRegistry, type PassSummary } from '../backend/index.ts';
 import type { DaemonOptions } from '../config/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -22,6 +22,12 @@ async function createSubnetManager(options: DaemonOptions, log: Logger): Promise
   return new EtcdSubnetManager({ ...options.etcd, endpoints: [...options.etcd.endpoints], log: log.forComponent('subnet:etcd') });
 }
 
+/** The one list of backends this build runs (flanneld and `flannel-ts config check` share it). */
+export function createBackends(afterPass?: (summary: PassSummary) => void): BackendRegistry {
+  const tuning = afterPass ? { onPass: afterPass } : {};
+  return createBackendRegistry([vxlan(tuning), hostGw(tuning), alloc()]);
+}
+
 export async function composeDaemon(options: DaemonOptions, log: Logger): Promise<DaemonDeps> {
   const kernel = createNetlinkKernel();
   const { afterPass } = createHeapRelease({ log: log.forComponent('memory') });
@@ -30,7 +36,7 @@ export async function composeDaemon(options: DaemonOptions, log: Logger): Promis
     log,
     kernel,
     subnets: await createSubnetManager(options, log),
-    backends: createBackendRegistry([vxlan({ onPass: afterPass }), hostGw({ onPass: afterPass }), alloc()]),
+    backends: createBackends(afterPass),
     resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
     traffic: trafficRules(options, log),
   };

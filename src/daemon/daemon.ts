@@ -2,7 +2,8 @@
  * @module daemon/daemon
  * Wires one flanneld: external interface → network config → backend → lease → traffic rules →
  * subnet.env → ready; then runs the backend, lease renewal and rule resync until stopped.
- * Stopping keeps the lease (not revoked) so a restart gets the same subnet.
+ * Stopping keeps the lease (not revoked) so a restart gets the same subnet. A start-up that fails
+ * after it wrote something takes it back (lease, devices, rules, subnet.env) before it exits.
  */
 import type { BackendRegistry, ExternalInterface, Network } from '../backend/index.ts';
 import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
@@ -12,9 +13,14 @@ import type { Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { SubnetManager } from '../subnet/index.ts';
 import { writeSubnetEnv } from '../subnetenv/index.ts';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { UndoLog } from '../async/index.ts';
 import { retryWithBackoff } from './backoff.ts';
+import { listHostNetworks, underlayOverlapWarnings } from './host-networks.ts';
+import { OwnLeaseTap } from './own-lease-tap.ts';
 import { startHealthServer, type HealthServer, type HealthState } from './health-server.ts';
-import { runLeaseRenewal } from './lease-renewal.ts';
+import { E_LEASE_LOST, runLeaseRenewal } from './lease-renewal.ts';
+import { watchConfigChanges } from './config-watch.ts';
 import { readNodeHints } from './node-hints.ts';
 import type { TrafficSetup } from './traffic-setup.ts';
 
@@ -28,6 +34,8 @@ export interface DaemonDeps {
   readonly resolveExternalInterface: (signal: AbortSignal) => Promise<ExternalInterface>;
   /** Installs and resyncs iptables/nftables rules; absent means no rule management. */
   readonly traffic?: TrafficSetup;
+  /** How long /readyz keeps answering 503 with the reason after a fatal error, before exit (default 2 s). */
+  readonly fatalLingerMs?: number;
 }
 
 export interface DaemonHandle {
@@ -39,8 +47,20 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
+const FATAL_CODES = new Set(['E_POOL_EXHAUSTED', 'E_BACKEND_UNAVAILABLE', E_LEASE_LOST]);
+
 function isFatal(err: unknown): boolean {
-  return err instanceof ConfigError || (err as { code?: string }).code === 'E_POOL_EXHAUSTED' || (err as { code?: string }).code === 'E_BACKEND_UNAVAILABLE';
+  return err instanceof ConfigError || FATAL_CODES.has((err as { code?: string }).code ?? '');
+}
+
+/** Writes subnet.env, recording how to put back what was there before (or remove it). */
+async function writeSubnetEnvUndoable(path: string, write: () => Promise<void>, undo: UndoLog): Promise<void> {
+  const before = await readFile(path, 'utf8').catch(() => undefined);
+  await write();
+  undo.add(`${before === undefined ? 'remove' : 'restore'} ${path}`, async () => {
+    if (before === undefined) await rm(path, { force: true });
+    else await writeFile(path, before);
+  });
 }
 
 export function startDaemon(deps: DaemonDeps): DaemonHandle {
@@ -77,6 +97,9 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       isFatal,
     });
     for (const w of config.warnings) log.warn(`network config: ${w}`);
+    // The Backend section is checked before anything is written (a bad key must change nothing).
+    const factory = deps.backends.get(config.backend.type);
+    factory.checkConfig(config.backend.raw);
     if (config.enableIPv4 && !extIface.publicIP) {
       throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv4 is enabled but interface ${extIface.name} has no IPv4 address and --public-ip is not set`, { hint: 'give the interface an IPv4 address, pass --public-ip, or set "EnableIPv4": false' });
     }
@@ -91,8 +114,12 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       nftables: config.enableNFTables,
     });
 
-    const backend = deps.backends.get(config.backend.type).create({
-      subnets: deps.subnets,
+    const hostNetworks = await listHostNetworks(deps.kernel, [...(config.v4 ? [4 as const] : []), ...(config.v6 ? [6 as const] : [])]);
+    for (const w of underlayOverlapWarnings(config, extIface.name, hostNetworks)) log.warn(`network config: ${w}`);
+
+    const tap = new OwnLeaseTap(deps.subnets);
+    const backend = factory.create({
+      subnets: tap.subnets,
       kernel: deps.kernel,
       extIface,
       log: log.forComponent(`backend:${config.backend.type}`),
@@ -100,38 +127,67 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     });
     const hints = await readNodeHints(options.subnetFile, config, log);
 
-    health.reason = 'acquiring a subnet lease';
-    const network: Network = await retryWithBackoff(() => backend.registerNetwork(config, hints, signal), {
-      what: 'acquiring a subnet lease',
-      signal,
-      log,
-      isFatal,
-    });
+    const undo = new UndoLog();
+    let network: Network;
+    let trafficRun: ((signal: AbortSignal) => Promise<void>) | undefined;
+    try {
+      health.reason = 'acquiring a subnet lease';
+      network = await retryWithBackoff(() => backend.registerNetwork(config, hints, signal, { hostNetworks, undo }), {
+        what: 'acquiring a subnet lease',
+        signal,
+        log,
+        isFatal,
+      });
+      const lease = network.lease;
+      log.info(`acquired lease: ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}`, {
+        subnet: lease.subnet?.toString(),
+        ipv6Subnet: lease.ipv6Subnet?.toString(),
+        expires: lease.expiration?.toISOString() ?? 'never (reservation)',
+      });
+
+      health.reason = 'installing traffic rules';
+      trafficRun = deps.traffic ? await deps.traffic.install(config, lease, signal, undo) : undefined;
+
+      const mtu = network.mtu;
+      await writeSubnetEnvUndoable(
+        options.subnetFile,
+        () =>
+          writeSubnetEnv(options.subnetFile, {
+            ...(lease.subnet && config.v4 ? { network: config.v4.network, subnet: lease.subnet } : {}),
+            ...(lease.ipv6Subnet && config.v6 ? { ipv6Network: config.v6.network, ipv6Subnet: lease.ipv6Subnet } : {}),
+            mtu,
+            ipMasq: options.ipMasq,
+          }),
+        undo,
+      );
+      log.info(`wrote ${options.subnetFile}`, { mtu });
+      await deps.subnets.networkReady?.(lease, signal);
+    } catch (err) {
+      if (!signal.aborted && undo.size > 0) {
+        log.warn(`start-up failed after it wrote to the node or the datastore; undoing it: ${describeError(err)}`);
+        const report = await undo.unwind(AbortSignal.timeout(30_000));
+        if (report.undone.length > 0) log.info(`undone: ${report.undone.join('; ')}`);
+        for (const f of report.failed) log.error(`could not undo "${f.what}": ${f.error}`);
+      }
+      throw err;
+    }
+    undo.commit();
     const lease = network.lease;
-    log.info(`acquired lease: ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}`, {
-      subnet: lease.subnet?.toString(),
-      ipv6Subnet: lease.ipv6Subnet?.toString(),
-      expires: lease.expiration?.toISOString() ?? 'never (reservation)',
-    });
-
-    health.reason = 'installing traffic rules';
-    const trafficRun = deps.traffic ? await deps.traffic.install(config, lease, signal) : undefined;
-
-    await writeSubnetEnv(options.subnetFile, {
-      ...(lease.subnet && config.v4 ? { network: config.v4.network, subnet: lease.subnet } : {}),
-      ...(lease.ipv6Subnet && config.v6 ? { ipv6Network: config.v6.network, ipv6Subnet: lease.ipv6Subnet } : {}),
-      mtu: network.mtu,
-      ipMasq: options.ipMasq,
-    });
-    log.info(`wrote ${options.subnetFile}`, { mtu: network.mtu });
-    await deps.subnets.networkReady?.(lease, signal);
     health.ready = true;
     health.reason = '';
     resolveReady(lease);
 
     const tasks: Array<Promise<void>> = [
       network.run(signal),
-      runLeaseRenewal({ subnets: deps.subnets, lease, marginMs: options.subnetLeaseRenewMarginMinutes * 60_000, log, signal }),
+      runLeaseRenewal({
+        subnets: deps.subnets,
+        lease,
+        marginMs: options.subnetLeaseRenewMarginMinutes * 60_000,
+        log,
+        signal,
+        follow: (own, onChange) => tap.follow(own, onChange),
+      }),
+      watchConfigChanges({ subnets: deps.subnets, running: config, log, signal, checkBackend: (c) => void deps.backends.get(c.backend.type).checkConfig(c.backend.raw) }),
     ];
     if (trafficRun) tasks.push(trafficRun(signal));
     // The first task to fail stops the others; its error is what `done` rejects with.
@@ -152,6 +208,12 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     } catch (err) {
       if (!stopping) {
         rejectReady(err);
+        if (health.ready && healthServer) {
+          // Let probes and the operator see why before the process goes away.
+          health.ready = false;
+          health.reason = `flanneld failed: ${describeError(err)}`;
+          await new Promise((r) => setTimeout(r, deps.fatalLingerMs ?? 2000));
+        }
         throw err;
       }
     } finally {

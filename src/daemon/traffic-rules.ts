@@ -5,6 +5,7 @@
  */
 import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
 import type { Lease } from '../lease/index.ts';
+import { describeError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createTrafficManager, runResyncLoop, type RuleRunner, type TrafficNetworks } from '../traffic/index.ts';
 import type { TrafficSetup } from './traffic-setup.ts';
@@ -18,13 +19,21 @@ export function trafficNetworksFor(config: NetworkConfig, lease: Lease): Traffic
 
 export function trafficRules(options: DaemonOptions, log: Logger, runner?: RuleRunner): TrafficSetup {
   return {
-    async install(config, lease, signal) {
+    async install(config, lease, signal, undo) {
       const kind = config.enableNFTables ? 'nftables' : 'iptables';
       const tlog = log.forComponent(`traffic:${kind}`);
       const tm = createTrafficManager({ kind, log, ...(runner ? { runner } : {}) });
       const nets = trafficNetworksFor(config, lease);
-      if (options.iptablesForwardRules) await tm.ensureForwardRules(nets, signal);
-      if (options.ipMasq) await tm.ensureMasqRules(nets, { fullyRandom: options.ipMasqFullyRandom }, signal);
+      const changed: string[] = [];
+      try {
+        if (options.iptablesForwardRules) changed.push(...(await tm.ensureForwardRules(nets, signal)));
+        if (options.ipMasq) changed.push(...(await tm.ensureMasqRules(nets, { fullyRandom: options.ipMasqFullyRandom }, signal)));
+      } catch (err) {
+        // Part of the rules may be in: take them out rather than leave a half-configured firewall.
+        if (!signal.aborted) await tm.cleanUp(AbortSignal.timeout(30_000)).catch((e: unknown) => tlog.warn(`could not remove the partly installed ${kind} rules: ${describeError(e)}`));
+        throw err;
+      }
+      if (changed.length > 0) undo?.add(`remove flannel's ${kind} rules`, (undoSignal) => tm.cleanUp(undoSignal));
       if (!options.iptablesForwardRules && !options.ipMasq) {
         tlog.info('no traffic rules requested (--ip-masq=false, --iptables-forward-rules=false)');
         return async () => undefined;

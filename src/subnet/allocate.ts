@@ -20,6 +20,8 @@ export interface AllocateOptions {
   leaseCount?: number;
   /** How an operator removes a stale lease, for the exhaustion hint (e.g. an etcdctl command). */
   removeHint?: string;
+  /** The node's own networks, counted in `taken`: named in the exhaustion message. */
+  hostNetworks?: ReadonlyArray<{ readonly cidr: Cidr; readonly device: string }>;
 }
 
 type Pools = Pick<NetworkConfig, 'v4' | 'v6'>;
@@ -141,8 +143,10 @@ function exhausted(pools: Pools, options: AllocateOptions): LeaseError {
   if (pools.v6) parts.push(describePool(pools.v6, true));
   const count = options.leaseCount === undefined ? '' : `; ${options.leaseCount} lease${options.leaseCount === 1 ? '' : 's'} exist`;
   const lockstep = pools.v4 && pools.v6 ? ' (dual stack takes the n-th subnet of both pools together)' : '';
+  const inPools = (options.hostNetworks ?? []).filter((h) => (h.cidr.family === 4 ? pools.v4 : pools.v6)?.network.overlaps(h.cidr));
+  const host = inPools.length > 0 ? `; subnets overlapping this node's own networks (${inPools.map((h) => `${h.cidr.toString()} on ${h.device}`).join(', ')}) are never leased` : '';
   const remove = options.removeHint ?? 'remove stale leases from the datastore';
-  return new LeaseError('E_POOL_EXHAUSTED', `no free subnet left in ${parts.join(' and ')}${count}${lockstep}`, {
+  return new LeaseError('E_POOL_EXHAUSTED', `no free subnet left in ${parts.join(' and ')}${count}${lockstep}${host}`, {
     hint:
       'make room: use a bigger Network, a longer SubnetLen (smaller per-node subnets, e.g. 25 instead of 24), ' +
       `or a wider SubnetMin..SubnetMax; or ${remove}`,

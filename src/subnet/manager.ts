@@ -2,6 +2,7 @@
  * @module subnet/manager
  * The one seam between the daemon and a datastore (etcd, the Kubernetes API).
  */
+import type { UndoRegistry } from '../async/index.ts';
 import type { NetworkConfig } from '../config/network-config.ts';
 import type { Cidr, IPAddress } from '../ip/index.ts';
 import type { JsonValue, Lease, LeaseAttrs, LeaseEvent } from '../lease/index.ts';
@@ -12,10 +13,21 @@ export interface NodeHints {
   previous?: { v4?: Cidr; v6?: Cidr };
 }
 
+/** A network this node already reaches directly (an interface's prefix, a link route): never a pod subnet. */
+export interface HostNetwork {
+  readonly cidr: Cidr;
+  /** The interface it is on, for messages. */
+  readonly device: string;
+}
+
 export interface AcquireOptions {
   config: NetworkConfig;
   attrs: LeaseAttrs;
   hints?: NodeHints;
+  /** The node's own networks: a subnet overlapping one is never leased. */
+  hostNetworks?: readonly HostNetwork[];
+  /** Records how to take back what acquisition wrote (a new lease), for a start-up that fails later. */
+  undo?: UndoRegistry;
   signal: AbortSignal;
 }
 
@@ -39,6 +51,11 @@ export interface SubnetManager {
   watchLeases(signal: AbortSignal): AsyncIterable<WatchResult>;
   /** Optional: the backend data this node published before, so a backend can keep its VTEP MAC across restarts (kube: the node's backend-data annotations). */
   storedBackendData?(signal: AbortSignal): Promise<StoredBackendData | undefined>;
+  /**
+   * Optional: yields the configuration text each time it changes after getNetworkConfig read it
+   * (undefined: it was deleted), with where it lives for messages. Ends when `signal` aborts.
+   */
+  watchNetworkConfig?(signal: AbortSignal): AsyncIterable<{ text: string | undefined; source: string }>;
   /** Optional: called once the network is up (subnet.env written); kube clears the node's NetworkUnavailable condition. */
   networkReady?(lease: Lease, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;

@@ -115,8 +115,8 @@ describe('runResyncLoop', () => {
     const tm = {
       kind: 'nftables' as const,
       calls: 0,
-      ensureForwardRules: async () => {},
-      ensureMasqRules: async () => {},
+      ensureForwardRules: async () => [],
+      ensureMasqRules: async () => [],
       cleanUp: async () => {},
       async resync() {
         const r = results[tm.calls++ % results.length];

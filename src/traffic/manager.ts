@@ -32,7 +32,7 @@ export class EngineTrafficManager implements TrafficManager {
     return this.#engine.kind;
   }
 
-  ensureForwardRules(nets: TrafficNetworks, signal: AbortSignal): Promise<void> {
+  ensureForwardRules(nets: TrafficNetworks, signal: AbortSignal): Promise<string[]> {
     validate(nets, 'forward');
     return this.#serial(async () => {
       const touched: FamilyKey[] = [];
@@ -44,11 +44,11 @@ export class EngineTrafficManager implements TrafficManager {
         else continue;
         touched.push(fam);
       }
-      await this.#sync(touched, 'forward', signal);
+      return await this.#sync(touched, 'forward', signal);
     });
   }
 
-  ensureMasqRules(nets: TrafficNetworks, opts: MasqOptions, signal: AbortSignal): Promise<void> {
+  ensureMasqRules(nets: TrafficNetworks, opts: MasqOptions, signal: AbortSignal): Promise<string[]> {
     validate(nets, 'masq');
     if (opts.previous) validate(opts.previous, 'previous masq');
     return this.#serial(async () => {
@@ -61,7 +61,7 @@ export class EngineTrafficManager implements TrafficManager {
         else continue;
         touched.push(fam);
       }
-      await this.#sync(touched, 'masq', signal);
+      return await this.#sync(touched, 'masq', signal);
     });
   }
 
@@ -96,13 +96,17 @@ export class EngineTrafficManager implements TrafficManager {
     });
   }
 
-  async #sync(families: FamilyKey[], focus: RuleKind, signal: AbortSignal): Promise<void> {
+  /** Returns what was changed (empty when everything was in place already). */
+  async #sync(families: FamilyKey[], focus: RuleKind, signal: AbortSignal): Promise<string[]> {
     const what = focus === 'masq' ? 'masquerade rules' : 'forward rules';
+    const all: string[] = [];
     for (const fam of families) {
       const changed = await this.#syncFamily(fam, signal, focus);
       if (changed.length > 0) this.#log.info(`applied ${what}`, { kind: this.kind, family: familyLabel(fam), changed });
       else this.#log.debug(`${what} already in place`, { kind: this.kind, family: familyLabel(fam) });
+      all.push(...changed);
     }
+    return all;
   }
 
   async #syncFamily(fam: FamilyKey, signal: AbortSignal, focus?: RuleKind): Promise<string[]> {

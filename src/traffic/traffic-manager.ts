@@ -39,9 +39,9 @@ export interface MasqOptions {
 export interface TrafficManager {
   readonly kind: TrafficKind;
   /** Installs forward-accept rules for the cluster networks, idempotently. A family dropped since the last call is removed. */
-  ensureForwardRules(nets: TrafficNetworks, signal: AbortSignal): Promise<void>;
+  ensureForwardRules(nets: TrafficNetworks, signal: AbortSignal): Promise<string[]>;
   /** Installs masquerade rules, idempotently; families of `previous` that are not in `nets` are removed. */
-  ensureMasqRules(nets: TrafficNetworks, opts: MasqOptions, signal: AbortSignal): Promise<void>;
+  ensureMasqRules(nets: TrafficNetworks, opts: MasqOptions, signal: AbortSignal): Promise<string[]>;
   /** Checks the installed rules against what ensure* asked for and re-applies what is missing or altered. */
   resync(signal: AbortSignal): Promise<{ repaired: string[] }>;
   /** Removes everything flannel installs (chains, jumps, tables), in both families, whoever installed it. */

@@ -4,14 +4,17 @@
  * component routes pod traffic, and as the smallest possible backend.
  */
 import { baseLeaseAttrs, type BackendFactory, type Network } from '../backend.ts';
+import { parseBackendKeys } from '../backend-config.ts';
 import { watchPeers } from '../../subnet/index.ts';
 
 export function alloc(): BackendFactory {
   return {
     type: 'alloc',
+    checkConfig: (raw) => parseBackendKeys(raw, 'alloc', {}),
     create: ({ subnets, extIface, log }) => ({
-      async registerNetwork(config, hints, signal): Promise<Network> {
-        const lease = await subnets.acquireLease({ config, attrs: baseLeaseAttrs(extIface, config, 'alloc'), hints, signal });
+      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+        for (const w of parseBackendKeys(config.backend.raw, 'alloc', {}).warnings) log.warn(`network config: ${w}`);
+        const lease = await subnets.acquireLease({ config, attrs: baseLeaseAttrs(extIface, config, 'alloc'), hints, signal, ...(hostNetworks ? { hostNetworks } : {}), ...(undo ? { undo } : {}) });
         return {
           lease,
           mtu: extIface.mtu,

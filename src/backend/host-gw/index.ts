@@ -21,10 +21,11 @@ export const hostGwRoutes: RouteNetworkSpec = {
 export function hostGw(tuning: ReconcileTuning = {}): BackendFactory {
   return {
     type: 'host-gw',
+    checkConfig: (raw) => parseBackendKeys(raw, 'host-gw', {}),
     create: (deps) => ({
-      async registerNetwork(config, hints, signal): Promise<Network> {
+      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         for (const w of parseBackendKeys(config.backend.raw, 'host-gw', {}).warnings) deps.log.warn(`network config: ${w}`);
-        const lease = await deps.subnets.acquireLease({ config, attrs: baseLeaseAttrs(deps.extIface, config, 'host-gw'), hints, signal });
+        const lease = await deps.subnets.acquireLease({ config, attrs: baseLeaseAttrs(deps.extIface, config, 'host-gw'), hints, signal, ...(hostNetworks ? { hostNetworks } : {}), ...(undo ? { undo } : {}) });
         return createRouteNetwork({ deps, config, lease, mtu: deps.extIface.mtu, spec: hostGwRoutes, tuning });
       },
     }),

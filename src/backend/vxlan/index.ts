@@ -6,6 +6,7 @@
  * the lease, then the device's address.
  */
 import { ConfigError } from '../../errors/index.ts';
+import { isKernelErrno } from '../../kernel/index.ts';
 import { baseLeaseAttrs, type BackendFactory, type Network } from '../backend.ts';
 import { PeerReconciler, type ReconcileTuning } from '../peer-reconciler.ts';
 import { watchPeers } from '../../subnet/index.ts';
@@ -17,6 +18,10 @@ import { disableTxChecksumOffload, execRunner, type CommandRunner } from './offl
 import { configureVtep, vtepAddress, vtepSpecs, type Vtep } from './vtep.ts';
 
 export { parseVxlanConfig, type VxlanConfig } from './config.ts';
+
+function ignoreMissingLink(err: unknown): void {
+  if (!isKernelErrno(err, 'ENODEV')) throw err;
+}
 export { decodeVxlanData, encodeVxlanData, type VxlanLeaseData } from './backend-data.ts';
 
 export interface VxlanInit extends ReconcileTuning {
@@ -27,8 +32,9 @@ export interface VxlanInit extends ReconcileTuning {
 export function vxlan(init: VxlanInit = {}): BackendFactory {
   return {
     type: 'vxlan',
+    checkConfig: (raw) => parseVxlanConfig(raw),
     create: ({ subnets, kernel, extIface, log, options }) => ({
-      async registerNetwork(config, hints, signal): Promise<Network> {
+      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseVxlanConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
         log.info(`VXLAN config: VNI=${cfg.vni} Port=${cfg.port} GBP=${cfg.gbp} Learning=${cfg.learning} DirectRouting=${cfg.directRouting}${cfg.mtu ? ` MTU=${cfg.mtu}` : ''}`);
@@ -46,7 +52,9 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
         };
         const vteps: Vtep[] = [];
         for (const spec of vtepSpecs(cfg, config, extIface)) {
+          const existed = (await kernel.getLink(spec.name)) !== undefined;
           const { link } = await ensureVxlanDevice(kernel, spec, log, undefined, storedMac(spec.family));
+          if (!existed) undo?.add(`delete ${spec.name}`, async () => kernel.deleteLink(spec.name).catch(ignoreMissingLink));
           vteps.push({ spec, index: link.index, mac: link.mac });
         }
         const v4 = vteps.find((v) => v.spec.family === 4);
@@ -60,6 +68,8 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
           },
           hints,
           signal,
+          ...(hostNetworks ? { hostNetworks } : {}),
+          ...(undo ? { undo } : {}),
         });
 
         for (const vtep of vteps) {

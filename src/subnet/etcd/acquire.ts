@@ -10,7 +10,7 @@ import { LeaseError } from '../../errors/index.ts';
 import type { SubnetPair } from '../../ip/index.ts';
 import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from '../../lease/index.ts';
 import { allocateSubnets, isPairInPools, overlapsTaken } from '../allocate.ts';
-import type { AcquireOptions } from '../manager.ts';
+import type { AcquireOptions, HostNetwork } from '../manager.ts';
 import { revokeQuietly, type ManagerContext } from './context.ts';
 import { decodeEntry, isReservationKv, toLease, type Entry } from './keys.ts';
 
@@ -56,8 +56,14 @@ function holderOf(e: Entry): string {
   return ip ? `node ${ip.toString()}` : `the unreadable entry ${e.kv.key}`;
 }
 
+/** The first of the node's own networks that `pair` overlaps, described for a message. */
+export function hostOverlap(pair: SubnetPair, hostNetworks: readonly HostNetwork[] | undefined): string | undefined {
+  const hit = hostNetworks?.find((h) => (pair.v4 && h.cidr.overlaps(pair.v4)) || (pair.v6 && h.cidr.overlaps(pair.v6)));
+  return hit ? `${hit.cidr.toString()} on ${hit.device}` : undefined;
+}
+
 /** Resolves to undefined when a concurrent writer won. */
-async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, signal }: AcquireOptions): Promise<Lease | undefined> {
+async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, hostNetworks, undo, signal }: AcquireOptions): Promise<Lease | undefined> {
   const { registry, layout, log } = ctx;
   const { kvs } = await registry.list(layout.subnetsPrefix, signal);
   const entries = kvs.map((kv) => decodeEntry(layout, kv));
@@ -66,8 +72,13 @@ async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, signal }:
   }
 
   const mine = entries.filter((e) => e.pair && e.attrs && sameNode(config, e.attrs, attrs));
+  const clashes = new Map<string, string>();
+  for (const e of mine) {
+    const clash = hostOverlap(e.pair as SubnetPair, hostNetworks);
+    if (clash) clashes.set(e.kv.key, clash);
+  }
   const usable = mine
-    .filter((e) => isPairInPools(config, e.pair as SubnetPair))
+    .filter((e) => isPairInPools(config, e.pair as SubnetPair) && !clashes.has(e.kv.key))
     // Prefer what an operator pinned (a reservation), then the most recently written.
     .sort((a, b) => Number(isReservationKv(b.kv)) - Number(isReservationKv(a.kv)) || Number(BigInt(b.kv.modRevision) - BigInt(a.kv.modRevision)));
   const own = usable[0];
@@ -75,22 +86,28 @@ async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, signal }:
 
   const dropped = new Set<string>();
   for (const e of mine) {
+    const clash = clashes.get(e.kv.key);
+    const why = clash ? `it overlaps this node's own network ${clash}` : 'it is outside the configured network';
     if (isReservationKv(e.kv)) {
-      log.warn(`reservation ${e.kv.key} carries this node's public IP but is outside the configured network; leaving it alone`, { key: e.kv.key });
+      log.warn(`reservation ${e.kv.key} carries this node's public IP but ${why}; leaving it alone`, { key: e.kv.key });
     } else if (await registry.deleteIf(e.kv.key, { modRevision: e.kv.modRevision }, signal)) {
-      log.info(`deleted this node's old lease ${e.kv.key}: it is outside the configured network`, { key: e.kv.key });
+      (clash ? log.warn : log.info).call(log, `deleted this node's old lease ${e.kv.key}: ${why}`, { key: e.kv.key });
       dropped.add(e.kv.key);
     }
   }
   const held = entries.filter((e) => e.pair && !dropped.has(e.kv.key));
   const taken = held.map((e) => e.pair as SubnetPair);
+  for (const h of hostNetworks ?? []) taken.push(h.cidr.family === 4 ? { v4: h.cidr } : { v6: h.cidr });
 
   let pair: SubnetPair | undefined;
   const previous = previousPair(config, hints?.previous);
   if (previous) {
     const holder = held.find((e) => overlapsTaken(previous, [e.pair as SubnetPair]));
+    const clash = hostOverlap(previous, hostNetworks);
     if (!isPairInPools(config, previous)) {
       log.warn(`previous subnet ${describePair(previous)} (from subnet.env) is not in the configured network any more; choosing another`);
+    } else if (clash) {
+      log.warn(`previous subnet ${describePair(previous)} (from subnet.env) overlaps this node's own network ${clash}; choosing another`);
     } else if (holder) {
       log.warn(`previous subnet ${describePair(previous)} (from subnet.env) is now held by ${holderOf(holder)}; choosing another`, { key: holder.kv.key });
     } else {
@@ -101,8 +118,19 @@ async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, signal }:
     random: ctx.random,
     leaseCount: entries.length,
     removeHint: `remove stale leases: list them with \`etcdctl get --prefix ${layout.subnetsPrefix} --keys-only\`, delete one with \`etcdctl del ${layout.subnetsPrefix}<key>\``,
+    ...(hostNetworks?.length ? { hostNetworks } : {}),
   });
-  return await create(ctx, pair, attrs, signal, pair === previous ? 'previous subnet (from subnet.env)' : 'new subnet');
+  const lease = await create(ctx, pair, attrs, signal, pair === previous ? 'previous subnet (from subnet.env)' : 'new subnet');
+  if (lease && undo) {
+    const key = layout.leaseKey(pair);
+    const revision = lease.revision;
+    undo.add(`release lease ${key}`, async (undoSignal) => {
+      const { kv } = await registry.get(key, undoSignal);
+      if (!kv || kv.modRevision !== revision) return; // renewed or taken over since: not ours to delete
+      if (await registry.deleteIf(key, { modRevision: revision }, undoSignal)) await revokeQuietly(ctx, kv.leaseId);
+    });
+  }
+  return lease;
 }
 
 function previousPair(config: NetworkConfig, previous: SubnetPair | undefined): SubnetPair | undefined {

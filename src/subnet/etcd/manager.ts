@@ -4,7 +4,8 @@
  * config at `<prefix>/config`, leases at `<prefix>/subnets/<key>` with upstream's JSON value.
  */
 import { parseNetworkConfig, type NetworkConfig } from '../../config/index.ts';
-import { DatastoreError } from '../../errors/index.ts';
+import { DatastoreError, isAbortError } from '../../errors/index.ts';
+import { sleep } from '../../async/index.ts';
 import { silentLogger } from '../../log/index.ts';
 import type { Lease } from '../../lease/index.ts';
 import type { AcquireOptions, SubnetManager, WatchResult } from '../manager.ts';
@@ -22,6 +23,8 @@ export class EtcdSubnetManager implements SubnetManager {
   readonly #ctx: ManagerContext;
   /** Ends running watches on close(). */
   readonly #closing = new AbortController();
+  /** The configuration as getNetworkConfig last read it, where watchNetworkConfig starts from. */
+  #configRead: { text: string; revision: string } | undefined;
 
   constructor(options: EtcdSubnetManagerOptions) {
     const registry = options.registry ?? new EtcdRegistry(options);
@@ -49,13 +52,51 @@ export class EtcdSubnetManager implements SubnetManager {
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const { registry, layout } = this.#ctx;
     const key = layout.configKey;
-    const { kv } = await registry.get(key, signal);
+    const { kv, revision } = await registry.get(key, signal);
     if (!kv) {
       throw new DatastoreError('E_CONFIG_MISSING', `the network configuration is missing: etcd key ${key} does not exist at ${registry.endpoints.join(', ')}`, {
         hint: `write it, e.g. etcdctl put ${key} '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}' (or check --etcd-prefix)`,
       });
     }
-    return parseNetworkConfig(kv.value, { source: `etcd key ${key}` });
+    const config = parseNetworkConfig(kv.value, { source: `etcd key ${key}` });
+    this.#configRead = { text: kv.value, revision };
+    return config;
+  }
+
+  async *watchNetworkConfig(signal: AbortSignal): AsyncGenerator<{ text: string | undefined; source: string }> {
+    const all = AbortSignal.any([signal, this.#closing.signal]);
+    const { registry, layout } = this.#ctx;
+    const key = layout.configKey;
+    const source = `etcd key ${key}`;
+    let last: string | undefined = this.#configRead?.text;
+    let from = this.#configRead ? (BigInt(this.#configRead.revision) + 1n).toString() : undefined;
+    while (!all.aborted) {
+      try {
+        if (from === undefined) {
+          // First start or after a break (compaction, outage): compare what is there now.
+          const { kv, revision } = await registry.get(key, all);
+          if (kv?.value !== last) {
+            last = kv?.value;
+            yield { text: last, source };
+          }
+          from = (BigInt(revision) + 1n).toString();
+        }
+        for await (const batch of registry.watch(key, from, all)) {
+          for (const ev of batch.events) {
+            if (ev.kv.key !== key) continue;
+            const text = ev.type === 'put' ? ev.kv.value : undefined;
+            if (text === last) continue;
+            last = text;
+            yield { text, source };
+          }
+          from = (BigInt(batch.revision) + 1n).toString();
+        }
+      } catch (err) {
+        if (all.aborted || isAbortError(err)) return;
+        from = undefined;
+        await sleep(5000, all).catch(() => undefined);
+      }
+    }
   }
 
   async acquireLease(options: AcquireOptions): Promise<Lease> {

@@ -20,8 +20,13 @@ function sameOwner(a: LeaseAttrs, b: LeaseAttrs): boolean {
   return ip(a) !== undefined && ip(a) === ip(b);
 }
 
+/**
+ * Renews `lease`, and repairs it when someone else changed it: a missing key is re-created (the
+ * subnet is still free), an unreadable or edited value of this node gets this node's value back.
+ * A reservation that is still in place is left as it is. Throws LeaseError E_LEASE_LOST when
+ * another node holds the key now.
+ */
 export async function renewLease(ctx: ManagerContext, lease: Lease, signal: AbortSignal): Promise<Lease> {
-  if (isReservation(lease)) return lease;
   const { registry, layout, log } = ctx;
   const pair = pairOfLease(lease);
   const key = layout.leaseKey(pair);
@@ -31,16 +36,17 @@ export async function renewLease(ctx: ManagerContext, lease: Lease, signal: Abor
     if (!kv) {
       const fresh = await putWithFreshLease(ctx, key, value, { absent: true }, signal);
       if (!fresh) continue;
-      log.warn(`lease ${key} had expired (etcd deleted it); re-created it`, { key });
+      log.warn(`lease ${key} was gone from etcd (deleted, or expired while this node could not renew it); re-created it for the same subnet`, { key });
       return toLease(pair, lease.attrs, { modRevision: fresh.revision }, fresh.expiration);
     }
     const current = decodeEntry(layout, kv);
-    if (!current.attrs || !sameOwner(current.attrs, lease.attrs)) {
-      throw new LeaseError('E_LEASE_LOST', `lease ${key} is now held by ${owner(current.attrs)}, not by this node`, {
-        hint: 'the lease expired while this node was away and another node took the subnet; restart flanneld to acquire a new one (pods on this node need new addresses)',
+    if (current.attrs && !sameOwner(current.attrs, lease.attrs)) {
+      throw new LeaseError('E_LEASE_LOST', `lease ${key} is now held by node ${owner(current.attrs)}, not by this node: another node took this subnet`, {
+        hint: 'its lease was deleted or expired while this node held it, and another node leased the subnet; flanneld stops rather than route a subnet another node owns. Start flanneld again to lease a new subnet, then re-create the pods on this node (they keep addresses of the old subnet)',
       });
     }
-    if (isReservationKv(kv)) {
+    // A value that is not a lease attached to no etcd lease is garbage, not an operator's reservation.
+    if (isReservationKv(kv) && current.attrs) {
       // An operator turned our lease into a reservation: keep it that way.
       let revision = kv.modRevision;
       if (kv.value !== value) {
@@ -48,12 +54,16 @@ export async function renewLease(ctx: ManagerContext, lease: Lease, signal: Abor
         if (!res.ok) continue;
         revision = res.revision;
       }
-      log.info(`lease ${key} is now a reservation (no expiry)`, { key });
+      if (!isReservation(lease)) log.info(`lease ${key} is now a reservation (no expiry)`, { key });
       return toLease(pair, lease.attrs, { modRevision: revision }, undefined);
     }
     const fresh = await putWithFreshLease(ctx, key, value, { modRevision: kv.modRevision }, signal);
     if (!fresh) continue;
     await revokeQuietly(ctx, kv.leaseId);
+    if (kv.value !== value) {
+      const was = current.attrs ? 'another value for this node' : `an unreadable value (${current.problem ?? 'not a lease'})`;
+      log.warn(`lease ${key} held ${was}; wrote this node's value back`, { key });
+    }
     log.debug(`renewed lease ${key}`, { key, expires: fresh.expiration.toISOString() });
     return toLease(pair, lease.attrs, { modRevision: fresh.revision }, fresh.expiration);
   }

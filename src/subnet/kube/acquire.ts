@@ -112,12 +112,20 @@ function checkAttrs(families: Families, attrs: LeaseAttrs): void {
   }
 }
 
-export async function acquireLease(ctx: KubeContext, { config, attrs: detected, signal }: AcquireOptions): Promise<Lease> {
+export async function acquireLease(ctx: KubeContext, { config, attrs: detected, hostNetworks, signal }: AcquireOptions): Promise<Lease> {
   const { api, names, log } = ctx;
   const name = await ctx.nodeName(signal);
   const families = familiesOf(config);
   const node = await waitForPodCidr(ctx, name, config, signal);
   const cidrs = checkPodCidrs(node, config, families);
+  for (const cidr of [cidrs.v4, cidrs.v6]) {
+    const clash = cidr && hostNetworks?.find((h) => h.cidr.overlaps(cidr));
+    if (cidr && clash) {
+      throw new ConfigError('E_KUBE_PODCIDR_HOST', `node ${name}'s podCIDR ${cidr.toString()} overlaps this node's own network ${clash.cidr.toString()} on ${clash.device}: pods would shadow that network`, {
+        hint: "give the cluster a pod network that no node's LAN uses (kubeadm init --pod-network-cidr and the Network of net-conf.json, e.g. 10.244.0.0/16), or move the node off that network",
+      });
+    }
+  }
   const attrs = withOverwrites(ctx, node, detected);
   checkAttrs(families, attrs);
 
@@ -140,4 +148,33 @@ export async function acquireLease(ctx: KubeContext, { config, attrs: detected, 
     expiration: NEVER,
     revision,
   };
+}
+
+/**
+ * Checks that the node still is what this node's lease says, after someone changed it: the same
+ * podCIDR(s) (else the lease is lost: E_LEASE_LOST), and our annotations (re-published when
+ * removed or edited, so peers route to this node again).
+ */
+export async function verifyLease(ctx: KubeContext, lease: Lease, families: Families, signal: AbortSignal): Promise<Lease> {
+  const { api, names, log } = ctx;
+  const name = await ctx.nodeName(signal);
+  const node = await api.getNode(name, signal);
+  const split = podCidrsOf(node);
+  const cidrs: PodCidrs = 'cidrs' in split ? split.cidrs : {};
+  for (const [family, have, want] of [
+    [4, cidrs.v4, families.v4 ? lease.subnet : undefined],
+    [6, cidrs.v6, families.v6 ? lease.ipv6Subnet : undefined],
+  ] as const) {
+    if (!want || (have && have.equals(want))) continue;
+    const now = have ? `is now ${have.toString()}` : 'is gone';
+    throw new LeaseError('E_LEASE_LOST', `node ${name}'s IPv${family} podCIDR ${now}, but this node's pods use ${want.toString()}`, {
+      hint: 'someone changed spec.podCIDR(s) of the node; flanneld stops rather than route a subnet it no longer owns. Start flanneld again to use the new podCIDR, then re-create the pods on this node',
+    });
+  }
+  const want = desiredAnnotations(names, lease.attrs, families);
+  const changes = annotationChanges(node.annotations, want);
+  if (Object.keys(changes).length === 0) return { ...lease, revision: node.resourceVersion };
+  const patched = await api.patchNodeAnnotations(name, want, signal);
+  log.warn(`annotations of node ${name} were removed or changed by someone (${Object.keys(changes).join(', ')}); published them again`, { node: name });
+  return { ...lease, revision: patched.resourceVersion };
 }

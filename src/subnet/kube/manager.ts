@@ -5,12 +5,14 @@
  * annotations; peers are the other nodes carrying them. Leases never expire, so renewal is a
  * no-op; the node condition NetworkUnavailable is cleared once the network is up.
  */
+import { readFile } from 'node:fs/promises';
+import { sleep } from '../../async/index.ts';
 import type { NetworkConfig } from '../../config/index.ts';
 import { ConfigError, describeError, isAbortError } from '../../errors/index.ts';
 import type { JsonValue, Lease } from '../../lease/index.ts';
 import { silentLogger } from '../../log/index.ts';
 import type { AcquireOptions, StoredBackendData, SubnetManager, WatchResult } from '../manager.ts';
-import { acquireLease, familiesOf } from './acquire.ts';
+import { acquireLease, familiesOf, verifyLease } from './acquire.ts';
 import { annotationNames, decodeBackendData } from './annotations.ts';
 import { ClientNodeApi } from './client-node-api.ts';
 import type { KubeContext } from './context.ts';
@@ -30,6 +32,7 @@ export class KubeSubnetManager implements SubnetManager {
   /** Ends running watches on close(). */
   readonly #closing = new AbortController();
   #nodeName: Promise<string> | undefined;
+  #configText: string | undefined;
   #families: Families | undefined;
 
   constructor(options: KubeSubnetManagerOptions = {}) {
@@ -76,9 +79,25 @@ export class KubeSubnetManager implements SubnetManager {
   }
 
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
-    const config = await readNetConfig(this.#netConfigPath, signal);
+    const { config, text } = await readNetConfig(this.#netConfigPath, signal);
     this.#families = familiesOf(config);
+    this.#configText = text;
     return config;
+  }
+
+  /** The file is a mounted ConfigMap (updated by a symlink swap, which inotify on the path misses): poll it. */
+  async *watchNetworkConfig(signal: AbortSignal): AsyncGenerator<{ text: string | undefined; source: string }> {
+    const all = AbortSignal.any([signal, this.#closing.signal]);
+    const path = this.#netConfigPath;
+    let last = this.#configText;
+    while (!all.aborted) {
+      await sleep(this.#ctx.timings.netConfigPollMs, all).catch(() => undefined);
+      if (all.aborted) return;
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      if (text === last) continue;
+      last = text;
+      yield { text, source: path };
+    }
   }
 
   async acquireLease(options: AcquireOptions): Promise<Lease> {
@@ -86,9 +105,13 @@ export class KubeSubnetManager implements SubnetManager {
     return await acquireLease(this.#ctx, options);
   }
 
-  /** Node podCIDRs do not expire: nothing to renew. */
-  async renewLease(lease: Lease, _signal?: AbortSignal): Promise<Lease> {
-    return lease;
+  /**
+   * Node podCIDRs do not expire, so this is only called after someone changed the node: it checks
+   * the podCIDR is still ours and re-publishes annotations that were removed.
+   */
+  async renewLease(lease: Lease, signal: AbortSignal): Promise<Lease> {
+    const families = this.#families ?? { v4: lease.subnet !== undefined, v6: lease.ipv6Subnet !== undefined };
+    return await verifyLease(this.#ctx, lease, families, signal);
   }
 
   watchLeases(signal: AbortSignal): AsyncIterable<WatchResult> {

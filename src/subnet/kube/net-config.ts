@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parseNetworkConfig, type NetworkConfig } from '../../config/index.ts';
 import { ConfigError } from '../../errors/index.ts';
 
-export async function readNetConfig(path: string, signal: AbortSignal): Promise<NetworkConfig> {
+export async function readNetConfig(path: string, signal: AbortSignal): Promise<{ config: NetworkConfig; text: string }> {
   let text: string;
   try {
     text = await readFile(path, { encoding: 'utf8', signal });
@@ -20,5 +20,5 @@ export async function readNetConfig(path: string, signal: AbortSignal): Promise<
       cause: err,
     });
   }
-  return parseNetworkConfig(text, { source: path });
+  return { config: parseNetworkConfig(text, { source: path }), text };
 }

@@ -13,6 +13,8 @@ export const DEFAULT_NET_CONFIG_PATH = '/etc/kube-flannel/net-conf.json';
 export interface KubeTimings {
   /** How often to look at our node while it has no podCIDR (default 1000 ms). */
   podCidrPollMs: number;
+  /** How often a running flanneld re-reads net-conf.json to report a change. */
+  netConfigPollMs: number;
   /** How often to repeat the "no podCIDR yet" warning (default 10 s). */
   podCidrWarnMs: number;
   /** Re-list all nodes this often even when the watch is healthy (default 5 min, as upstream). */
@@ -24,6 +26,7 @@ export interface KubeTimings {
 
 export const DEFAULT_TIMINGS: KubeTimings = {
   podCidrPollMs: 1000,
+  netConfigPollMs: 10_000,
   podCidrWarnMs: 10_000,
   resyncMs: 5 * 60_000,
   retryInitialMs: 250,
