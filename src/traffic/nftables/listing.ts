@@ -68,7 +68,12 @@ export function parseListing(text: string): ListedTable {
 }
 
 function unknown(v: Json): string {
-  return `?${JSON.stringify(v)}`;
+  try {
+    return `?${JSON.stringify(v)}`;
+  } catch {
+    // Nested deeper than JSON.stringify can recurse (a RangeError): still a marker that never matches.
+    return '?(an expression nested too deeply to print)';
+  }
 }
 
 function formatStatement(stmt: Json): string {
@@ -148,7 +153,8 @@ function formatValue(v: Json): string | undefined {
     if (isObject(prefix)) {
       const addr = IPAddress.tryParse(str(prefix['addr']) ?? '');
       const len = prefix['len'];
-      return addr && typeof len === 'number' ? Cidr.of(addr, len).toString() : undefined;
+      // A length the address cannot have is an expression we do not know, not a reason to fail the listing.
+      return addr && typeof len === 'number' && Number.isInteger(len) && len >= 0 && len <= addr.bits ? Cidr.of(addr, len).toString() : undefined;
     }
   }
   return undefined;
