@@ -22,7 +22,12 @@ export interface AnnotationNames {
   readonly nodePublicIPv6: string;
 }
 
-const PREFIX_FORMAT = /(?:[a-z0-9_-]+\.)+[a-z0-9_-]+\/(?:[a-z0-9_-]+-)?$/;
+/** Upstream's fqdn[/name] rule, anchored at both ends (upstream's is not: "x!!example.com" passed it). */
+const PREFIX_FORMAT = /^(?:[a-z0-9_-]+\.)+[a-z0-9_-]+\/(?:[a-z0-9_-]+-)?$/;
+/** What the API server accepts before the "/" of an annotation key: a DNS-1123 subdomain. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** ... and after it: a name of 63 characters at most. */
+const KEY_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
 export function annotationNames(prefixFlag: string = DEFAULT_ANNOTATION_PREFIX): AnnotationNames {
   const slashes = prefixFlag.split('/').length - 1;
@@ -37,6 +42,25 @@ export function annotationNames(prefixFlag: string = DEFAULT_ANNOTATION_PREFIX):
     throw new ConfigError('E_KUBE_ANNOTATION_PREFIX', `--kube-annotation-prefix "${prefixFlag}" is not in the format fqdn[/name]: lower-case letters, digits, "_", "-" and dots only`, {
       hint: `e.g. ${DEFAULT_ANNOTATION_PREFIX} (the default) or example.com/flannel`,
     });
+  }
+  // Upstream's rule lets through keys the API server refuses, so that the first annotation patch
+  // would fail; refuse them here, at start, saying why.
+  const slash = p.indexOf('/');
+  const domain = p.slice(0, slash);
+  if (domain.length > 253 || !DNS_SUBDOMAIN.test(domain)) {
+    throw new ConfigError(
+      'E_KUBE_ANNOTATION_PREFIX',
+      `--kube-annotation-prefix "${prefixFlag}": "${domain.length > 80 ? `${domain.slice(0, 80)}...` : domain}" is not a DNS name the Kubernetes API accepts in annotation keys (dot-separated labels of lower-case letters, digits and "-", each starting and ending with a letter or digit, 253 characters at most)`,
+      { hint: `e.g. ${DEFAULT_ANNOTATION_PREFIX} (the default) or example.com/flannel` },
+    );
+  }
+  const longest = `${p.slice(slash + 1)}public-ipv6-overwrite`;
+  if (longest.length > 63 || !KEY_NAME.test(longest)) {
+    throw new ConfigError(
+      'E_KUBE_ANNOTATION_PREFIX',
+      `--kube-annotation-prefix "${prefixFlag}" makes annotation names such as "${longest.length > 80 ? `${longest.slice(0, 80)}...` : longest}" that the Kubernetes API refuses (63 characters at most after the "/", starting with a letter or digit)`,
+      { hint: 'shorten the part after the "/", e.g. example.com/flannel' },
+    );
   }
   return {
     kubeSubnetManager: `${p}kube-subnet-manager`,
