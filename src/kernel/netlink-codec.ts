@@ -4,6 +4,7 @@
  * functions: no sockets here, so they can be unit-tested without privileges.
  */
 import { AttrStream, ifla, rt } from 'netlink';
+import { describeError, KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { bytesToMac } from './mac.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, RTM_F_CLONED, RTNH_F_ONLINK } from './netlink-raw.ts';
@@ -92,8 +93,11 @@ export function decodeAddr(msg: rt.AddressMessage): Addr | undefined {
   const { data, attrs } = msg;
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
   const ip = ipFromBytes(attrs.local) ?? ipFromBytes(attrs.address);
-  if (!ip || data.index === undefined) return undefined;
-  return { linkIndex: data.index, ip, prefix: data.prefixlen ?? ip.bits, scope: data.scope ?? 0 };
+  if (!ip || data.index === undefined || familyOfAf(data.family) !== ip.family) return undefined;
+  const prefix = data.prefixlen ?? ip.bits;
+  // A prefix longer than the address is no address we can use (the kernel sends none).
+  if (prefix > ip.bits) return undefined;
+  return { linkIndex: data.index, ip, prefix, scope: data.scope ?? 0 };
 }
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -121,6 +125,9 @@ export function decodeRoute(msg: rt.RouteMessage): Route | undefined {
   if (!family) return undefined;
   const flags = routeFlagBits(data.flags);
   if (flags & RTM_F_CLONED) return undefined;
+  // A prefix or an address the family cannot have is no route we can read (as decodeRouteAt).
+  const bytes = family === 4 ? 4 : 16;
+  if ((data.dstLen ?? 0) > bytes * 8 || [attrs.dst, attrs.gateway, attrs.prefsrc].some((a) => a !== undefined && a.length !== bytes)) return undefined;
   const dstIp = ipFromBytes(attrs.dst) ?? IPAddress.fromBigInt(family, 0n);
   const route: Route = {
     dst: Cidr.of(dstIp, data.dstLen ?? 0),
@@ -149,9 +156,10 @@ function decodeState(state: rt.NeighborState | undefined): NeighborState {
 
 export function decodeNeighbor(msg: rt.NeighborMessage): Neighbor | undefined {
   const { data, attrs } = msg;
-  if (!familyOfAf(data.family) || data.ifindex === undefined) return undefined;
+  const family = familyOfAf(data.family);
+  if (!family || data.ifindex === undefined) return undefined;
   const ip = ipFromBytes(attrs.dst);
-  if (!ip) return undefined;
+  if (!ip || ip.family !== family) return undefined;
   const n: Neighbor = { linkIndex: data.ifindex, ip, state: decodeState(data.state) };
   if (attrs.lladdr) n.mac = bytesToMac(attrs.lladdr);
   return n;
@@ -187,8 +195,19 @@ export function multicastGroups(groups: readonly EventGroup[]): number[] {
   return [...out];
 }
 
-/** Decodes one notification; undefined for message types or families not asked for. */
+/**
+ * Decodes one notification; undefined for message types or families not asked for and for
+ * messages that name no usable object. A payload the package cannot parse is a KernelError.
+ */
 export function decodeEvent(type: number, payload: Buffer, groups: ReadonlySet<EventGroup>): KernelEvent | undefined {
+  try {
+    return decodeEventPayload(type, payload, groups);
+  } catch (err) {
+    throw new KernelError('E_NETLINK_DECODE', `cannot decode a kernel notification (message type ${type}, ${payload.length} bytes): ${describeError(err)}`, { cause: err });
+  }
+}
+
+function decodeEventPayload(type: number, payload: Buffer, groups: ReadonlySet<EventGroup>): KernelEvent | undefined {
   const T = rt.MessageType;
   const action = type === T.NEWLINK || type === T.NEWADDR || type === T.NEWROUTE || type === T.NEWNEIGH ? 'new' : 'del';
   switch (type) {

@@ -127,6 +127,9 @@ export function decodeRouteAt(b: Buffer, o: number, len: number, filter: RouteFi
   }
   if (filter.table !== undefined && table !== filter.table) return undefined;
   if (filter.linkIndex !== undefined && oif !== filter.linkIndex) return undefined;
+  // A prefix or an address the family cannot have is no route we can read (the kernel sends none).
+  const bytes = family === 4 ? 4 : 16;
+  if ((b[o + 1] as number) > bytes * 8 || (dst >= 0 && dstLen !== bytes) || (gw >= 0 && gwLen !== bytes) || (src >= 0 && srcLen !== bytes)) return undefined;
   const dstIp = (dst >= 0 ? ipAt(b, dst, dstLen) : undefined) ?? IPAddress.fromBigInt(family, 0n);
   const route: Route = {
     dst: Cidr.of(dstIp, b[o + 1] as number),
@@ -195,7 +198,8 @@ export function decodeNeighborAt(b: Buffer, o: number, len: number, linkIndex?: 
   const ifindex = i32(b, o + 4);
   if (linkIndex !== undefined && ifindex !== linkIndex) return undefined;
   const at = ndAttrs(b, o, len);
-  const ip = at.dst >= 0 ? ipAt(b, at.dst, at.dstLen) : undefined;
+  // Only an address of the message's family: an IPv4 listing never holds IPv6 neighbours.
+  const ip = at.dst >= 0 && at.dstLen === (af === AF_INET ? 4 : 16) ? ipAt(b, at.dst, at.dstLen) : undefined;
   if (!ip) return undefined;
   const n: Neighbor = { linkIndex: ifindex, ip, state: neighborState(u16(b, o + 8)) };
   if (at.lladdr >= 0) n.mac = macAt(b, at.lladdr, at.lladdrLen);
