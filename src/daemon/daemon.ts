@@ -114,7 +114,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       nftables: config.enableNFTables,
     });
 
-    const hostNetworks = await listHostNetworks(deps.kernel, [...(config.v4 ? [4 as const] : []), ...(config.v6 ? [6 as const] : [])]);
+    const hostNetworks = await listHostNetworks(deps.kernel, [...(config.v4 ? [4 as const] : []), ...(config.v6 ? [6 as const] : [])], extIface.name);
     for (const w of underlayOverlapWarnings(config, extIface.name, hostNetworks)) log.warn(`network config: ${w}`);
 
     const tap = new OwnLeaseTap(deps.subnets);

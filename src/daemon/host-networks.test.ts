@@ -22,10 +22,10 @@ function node(): FakeKernel {
 
 describe('listHostNetworks', () => {
   it("lists the node's own networks, not flannel's devices, cni0 or loopback", async () => {
-    const nets = await listHostNetworks(node(), [4]);
+    const nets = await listHostNetworks(node(), [4], 'eth0');
     assert.deepEqual(
-      nets.map((n) => `${n.cidr.toString()} ${n.device}`).sort(),
-      ['10.9.0.0/16 eth1', '10.96.0.1/32 kube-ipvs0', '192.168.50.0/24 eth0'],
+      nets.map((n) => `${n.cidr.toString()} ${n.device}${n.external ? ' external' : ''}`).sort(),
+      ['10.9.0.0/16 eth1', '10.96.0.1/32 kube-ipvs0', '192.168.50.0/24 eth0 external'],
     );
   });
   it('lists link routes without an address, and IPv6 without link-local', async () => {
@@ -33,23 +33,23 @@ describe('listHostNetworks', () => {
     const eth1 = await k.getLink('eth1');
     await k.replaceRoute({ dst: Cidr.parse('172.30.0.0/16'), linkIndex: eth1?.index as number });
     await k.replaceRoute({ dst: Cidr.parse('10.244.7.0/24'), gateway: IPAddress.parse('192.168.50.12'), linkIndex: (await k.getLink('eth0'))?.index as number });
-    const v4 = (await listHostNetworks(k, [4])).map((n) => n.cidr.toString());
+    const v4 = (await listHostNetworks(k, [4], 'eth0')).map((n) => n.cidr.toString());
     assert.ok(v4.includes('172.30.0.0/16'), v4.join(' '));
     assert.ok(!v4.includes('10.244.7.0/24'), 'a gateway route (host-gw peer) is not a host network');
-    assert.deepEqual((await listHostNetworks(k, [6])).map((n) => `${n.cidr.toString()} ${n.device}`), ['fd00:50::/64 eth0']);
+    assert.deepEqual((await listHostNetworks(k, [6], 'eth0')).map((n) => `${n.cidr.toString()} ${n.device}`), ['fd00:50::/64 eth0']);
   });
 });
 
 describe('underlayOverlapWarnings', () => {
   it('names the Network, the interface network and the fix (the 192.168.0.0/16 trap)', async () => {
-    const nets = await listHostNetworks(node(), [4]);
+    const nets = await listHostNetworks(node(), [4], 'eth0');
     const config = parseNetworkConfig('{"Network":"192.168.0.0/16"}');
     assert.deepEqual(underlayOverlapWarnings(config, 'eth0', nets), [
       'Network 192.168.0.0/16 overlaps 192.168.50.0/24, the network of eth0 (the interface flannel uses between nodes): subnets overlapping it are never leased and pods cannot reach hosts in it; choose a Network outside it (e.g. 10.244.0.0/16, the same as kubeadm init --pod-network-cidr)',
     ]);
   });
   it('says nothing for a Network clear of the external interface', async () => {
-    const nets = await listHostNetworks(node(), [4]);
+    const nets = await listHostNetworks(node(), [4], 'eth0');
     assert.deepEqual(underlayOverlapWarnings(parseNetworkConfig('{"Network":"10.244.0.0/16"}'), 'eth0', nets), []);
   });
 });

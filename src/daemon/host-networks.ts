@@ -17,14 +17,14 @@ export function isFlannelDevice(name: string): boolean {
   return name.startsWith('flannel') || name === 'cni0';
 }
 
-export async function listHostNetworks(kernel: Pick<Kernel, 'listLinks' | 'listAddrs' | 'listRoutes'>, families: readonly Family[]): Promise<HostNetwork[]> {
+export async function listHostNetworks(kernel: Pick<Kernel, 'listLinks' | 'listAddrs' | 'listRoutes'>, families: readonly Family[], externalInterface: string): Promise<HostNetwork[]> {
   const names = new Map((await kernel.listLinks()).map((l) => [l.index, l.name]));
   const out = new Map<string, HostNetwork>();
   const add = (cidr: Cidr, linkIndex: number | undefined): void => {
     const device = linkIndex === undefined ? undefined : names.get(linkIndex);
     if (device === undefined || device === 'lo' || isFlannelDevice(device) || cidr.prefix === 0) return;
     const key = `${cidr.toString()} ${device}`;
-    if (!out.has(key)) out.set(key, { cidr, device });
+    if (!out.has(key)) out.set(key, { cidr, device, external: device === externalInterface });
   };
   for (const family of families) {
     for (const a of await kernel.listAddrs(undefined, family)) {

@@ -18,6 +18,17 @@ export interface HostNetwork {
   readonly cidr: Cidr;
   /** The interface it is on, for messages. */
   readonly device: string;
+  /** On the interface flannel uses between nodes: never a pod bridge. */
+  readonly external: boolean;
+}
+
+/**
+ * The first of `hostNetworks` that `subnet` collides with. For a subnet this node already holds
+ * (its lease, its previous subnet, its podCIDR), a network inside it on another interface than
+ * the external one is its own pod bridge (cni0 or a CNI bridge of another name), not a collision.
+ */
+export function hostNetworkClash(subnet: Cidr, hostNetworks: readonly HostNetwork[] | undefined, held: boolean): HostNetwork | undefined {
+  return hostNetworks?.find((h) => h.cidr.overlaps(subnet) && !(held && !h.external && subnet.containsCidr(h.cidr)));
 }
 
 export interface AcquireOptions {

@@ -26,7 +26,7 @@ const skip = skipReason();
 const attrs = (ip: string): LeaseAttrs => ({ publicIP: IPAddress.parse(ip), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } });
 const conf = (json: object): NetworkConfig => parseNetworkConfig(JSON.stringify({ Backend: { Type: 'vxlan' }, ...json }));
 const newPrefix = (): string => `/flr-${randomBytes(4).toString('hex')}/network`;
-const eth0 = [{ cidr: Cidr.parse('192.168.50.0/24'), device: 'eth0' }];
+const eth0 = [{ cidr: Cidr.parse('192.168.50.0/24'), device: 'eth0', external: true }];
 
 describe('EtcdSubnetManager: the node\'s own networks and repairs of its lease', { skip }, () => {
   let etcd: EtcdHandle;
@@ -68,6 +68,19 @@ describe('EtcdSubnetManager: the node\'s own networks and repairs of its lease',
     const lease = await m.acquireLease({ config, attrs: attrs('192.168.50.11'), hints: { previous: { v4: Cidr.parse('192.168.50.0/24') } }, hostNetworks: eth0, signal: AbortSignal.timeout(10_000) });
     assert.notEqual(lease.subnet?.toString(), '192.168.50.0/24');
     assert.ok(log.lines.some((l) => l.msg === "previous subnet 192.168.50.0/24 (from subnet.env) overlaps this node's own network 192.168.50.0/24 on eth0; choosing another"));
+  });
+
+  it("keeps a subnet it holds whose pod bridge (any name) carries it, but not one on the external interface", async () => {
+    const { m } = manager(newPrefix());
+    const config = conf({ Network: '10.244.0.0/16' });
+    const bridge = [{ cidr: Cidr.parse('10.244.7.0/24'), device: 'podbr0', external: false }];
+    const previous = { previous: { v4: Cidr.parse('10.244.7.0/24') } };
+    const kept = await m.acquireLease({ config, attrs: attrs('192.168.50.11'), hints: previous, hostNetworks: bridge, signal: AbortSignal.timeout(10_000) });
+    assert.equal(kept.subnet?.toString(), '10.244.7.0/24', 'its own bridge is no reason to move');
+    const again = await m.acquireLease({ config, attrs: attrs('192.168.50.11'), hostNetworks: bridge, signal: AbortSignal.timeout(10_000) });
+    assert.equal(again.subnet?.toString(), '10.244.7.0/24', 'the lease with its public IP is reused across its own bridge');
+    const other = await m.acquireLease({ config, attrs: attrs('192.168.50.12'), hostNetworks: [{ cidr: Cidr.parse('10.244.0.0/17'), device: 'podbr0', external: false }], signal: AbortSignal.timeout(10_000) });
+    assert.ok(!Cidr.parse('10.244.0.0/17').containsCidr(other.subnet as Cidr), 'a new subnet avoids every host network');
   });
 
   it('undoes a new lease recorded in the start-up undo log, and leaves a reused one alone', async () => {

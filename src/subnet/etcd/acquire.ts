@@ -10,7 +10,7 @@ import { LeaseError } from '../../errors/index.ts';
 import type { SubnetPair } from '../../ip/index.ts';
 import { encodeLeaseAttrs, type Lease, type LeaseAttrs } from '../../lease/index.ts';
 import { allocateSubnets, isPairInPools, overlapsTaken } from '../allocate.ts';
-import type { AcquireOptions, HostNetwork } from '../manager.ts';
+import { hostNetworkClash, type AcquireOptions, type HostNetwork } from '../manager.ts';
 import { revokeQuietly, type ManagerContext } from './context.ts';
 import { decodeEntry, isReservationKv, toLease, type Entry } from './keys.ts';
 
@@ -56,9 +56,9 @@ function holderOf(e: Entry): string {
   return ip ? `node ${ip.toString()}` : `the unreadable entry ${e.kv.key}`;
 }
 
-/** The first of the node's own networks that `pair` overlaps, described for a message. */
-export function hostOverlap(pair: SubnetPair, hostNetworks: readonly HostNetwork[] | undefined): string | undefined {
-  const hit = hostNetworks?.find((h) => (pair.v4 && h.cidr.overlaps(pair.v4)) || (pair.v6 && h.cidr.overlaps(pair.v6)));
+/** The first of the node's own networks that a subnet pair this node holds collides with, described for a message. */
+function hostOverlap(pair: SubnetPair, hostNetworks: readonly HostNetwork[] | undefined): string | undefined {
+  const hit = (pair.v4 && hostNetworkClash(pair.v4, hostNetworks, true)) || (pair.v6 && hostNetworkClash(pair.v6, hostNetworks, true));
   return hit ? `${hit.cidr.toString()} on ${hit.device}` : undefined;
 }
 

@@ -10,7 +10,7 @@ import type { NetworkConfig } from '../../config/index.ts';
 import { ConfigError, LeaseError } from '../../errors/index.ts';
 import { IPAddress, type Cidr, type Family } from '../../ip/index.ts';
 import type { Lease, LeaseAttrs } from '../../lease/index.ts';
-import type { AcquireOptions } from '../manager.ts';
+import { hostNetworkClash, type AcquireOptions } from '../manager.ts';
 import type { NodeView } from './api.ts';
 import { annotationChanges, desiredAnnotations } from './annotations.ts';
 import { sleep } from '../../async/index.ts';
@@ -119,7 +119,7 @@ export async function acquireLease(ctx: KubeContext, { config, attrs: detected, 
   const node = await waitForPodCidr(ctx, name, config, signal);
   const cidrs = checkPodCidrs(node, config, families);
   for (const cidr of [cidrs.v4, cidrs.v6]) {
-    const clash = cidr && hostNetworks?.find((h) => h.cidr.overlaps(cidr));
+    const clash = cidr && hostNetworkClash(cidr, hostNetworks, true);
     if (cidr && clash) {
       throw new ConfigError('E_KUBE_PODCIDR_HOST', `node ${name}'s podCIDR ${cidr.toString()} overlaps this node's own network ${clash.cidr.toString()} on ${clash.device}: pods would shadow that network`, {
         hint: "give the cluster a pod network that no node's LAN uses (kubeadm init --pod-network-cidr and the Network of net-conf.json, e.g. 10.244.0.0/16), or move the node off that network",
