@@ -59,7 +59,7 @@ const linkPayload = fc
       rt.formatLinkMessage(
         {
           kind: 'link',
-          data: { family: 0, index: l.index, flags: { up: l.up } },
+          data: { family: 0, index: l.index, flags: l.up ? { up: true } : {} },
           attrs: { ifname: l.name, mtu: l.mtu, address: Buffer.from(l.mac), ...(l.vxlan ? { linkinfo: encodeVxlanLinkinfo(l.vxlan) } : {}) },
         },
         out,
