@@ -14,7 +14,7 @@ async function programVersion(): Promise<string> {
   const built = process.env.FLANNEL_TS_BUILD_VERSION;
   if (built) return built;
   try {
-    const pkg = JSON.parse(await sys().readText(new URL('../../package.json', import.meta.url).pathname)) as { version?: string };
+    const pkg = JSON.parse(await sys().readText(new URL('../../package.json', import.meta.url).pathname, 1024 * 1024)) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -23,7 +23,7 @@ async function programVersion(): Promise<string> {
 
 async function main(): Promise<number> {
   const version = await programVersion();
-  const outcome = await runCni({ env: process.env, readStdin: () => sys().readStdin(), programVersion: () => version, delegateMayAnswer: canLetPluginAnswer() });
+  const outcome = await runCni({ env: process.env, readStdin: (limit) => sys().readStdin(limit), programVersion: () => version, delegateMayAnswer: canLetPluginAnswer() });
   if (outcome.stdout) await sys().writeOut(1, outcome.stdout);
   if (outcome.stderr) await sys().writeOut(2, outcome.stderr);
   return outcome.exitCode;

@@ -7,7 +7,9 @@
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (typeof v === 'object' && v !== null) {
-    const out: Record<string, unknown> = {};
+    // No prototype: a "__proto__" key from the configuration stays a key (on a plain object the
+    // assignment below would set the prototype instead, and the key would vanish from the output).
+    const out = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
     return out;
   }

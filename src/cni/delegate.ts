@@ -7,6 +7,7 @@
 import { Cidr } from '../ip/index.ts';
 import type { SubnetEnv } from '../subnetenv/index.ts';
 import { CniCode, CniError } from './cni-error.ts';
+import { clip } from './limits.ts';
 import type { FlannelNetConf, JsonObject } from './net-conf.ts';
 
 export const DEFAULT_DELEGATE_TYPE = 'bridge';
@@ -23,7 +24,7 @@ function invalid(msg: string, details = ''): CniError {
 /** A plugin type is looked up as a file name in CNI_PATH: no paths, no dot names, not ourselves (code 2). */
 export function validatePluginType(field: string, type: string): void {
   if (type === '' || type === '.' || type === '..' || type.includes('/') || type.includes('\0')) {
-    throw new CniError(CniCode.UnsupportedField, `unsupported field ${field}: "${type}" is not a plugin name`, 'a plugin type is the name of an executable in CNI_PATH, without a directory');
+    throw new CniError(CniCode.UnsupportedField, `unsupported field ${field}: "${clip(type, 64)}" is not a plugin name`, 'a plugin type is the name of an executable in CNI_PATH, without a directory');
   }
   if (type === SELF_TYPE) {
     throw new CniError(CniCode.UnsupportedField, `unsupported field ${field}: "${type}"`, 'flannel cannot delegate to itself; use bridge (the default), ipvlan, macvlan or another main plugin');
@@ -40,8 +41,8 @@ function userDelegate(conf: FlannelNetConf): JsonObject {
 }
 
 function checkCidr(where: string, v: unknown): void {
-  if (typeof v !== 'string') throw invalid(`failed to read IPAM routes: ${where} must be a CIDR string`, JSON.stringify(v) ?? 'undefined');
-  if (!Cidr.tryParse(v)) throw invalid(`failed to read IPAM routes: ${where} "${v}" is not a CIDR`);
+  if (typeof v !== 'string') throw invalid(`failed to read IPAM routes: ${where} must be a CIDR string`, clip(JSON.stringify(v) ?? 'undefined'));
+  if (!Cidr.tryParse(v)) throw invalid(`failed to read IPAM routes: ${where} "${clip(v, 64)}" is not a CIDR`);
 }
 
 /** The user's `ipam.routes`, kept as given after a shape check (code 7). */

@@ -26,8 +26,9 @@ describe('CNI environment', () => {
     assert.equal(parseCniEnv({ CNI_COMMAND: 'STATUS' }).command, 'STATUS');
     assert.equal(parseCniEnv({ CNI_COMMAND: 'VERSION' }).command, 'VERSION');
   });
-  it('rejects an unknown command (code 4)', () => {
+  it('rejects an unknown command (code 4), quoting at most 64 characters of it', () => {
     throwsCni(() => parseCniEnv({ ...full, CNI_COMMAND: 'GET' }), 4, 'unknown CNI_COMMAND: GET');
+    throwsCni(() => parseCniEnv({ ...full, CNI_COMMAND: 'X'.repeat(100) }), 4, `unknown CNI_COMMAND: ${'X'.repeat(64)}... (100 characters)`);
   });
   it('checks the container ID before anything else uses it', () => {
     throwsCni(() => parseCniEnv({ ...full, CNI_CONTAINERID: '../etc/passwd' }), 4, 'invalid characters in containerID', '../etc/passwd');
@@ -35,13 +36,26 @@ describe('CNI environment', () => {
 });
 
 describe('container ID', () => {
-  for (const ok of ['a', '0', 'abc-DEF_1.2', 'f'.repeat(64), 'a.b']) {
-    it(`accepts ${JSON.stringify(ok)}`, () => validateContainerId(ok));
+  // 'a..b' is in the spec's set and a harmless file name: no '/', and '.'/'..' cannot start an ID.
+  for (const ok of ['a', '0', 'abc-DEF_1.2', 'f'.repeat(64), 'a.b', 'a..b', 'a...', 'x'.repeat(255)]) {
+    it(`accepts ${JSON.stringify(ok.length > 20 ? `${ok.slice(0, 10)}…` : ok)}`, () => validateContainerId(ok));
   }
-  for (const bad of ['-a', '_a', '.a', '.', '..', 'a/b', '/abs', 'a..b', 'a b', 'a\nb', 'é', 'a:b', 'x'.repeat(256)]) {
-    it(`rejects ${JSON.stringify(bad.length > 20 ? `${bad.slice(0, 10)}…` : bad)} with code 4`, () =>
-      throwsCni(() => validateContainerId(bad), 4, 'invalid characters in containerID', bad));
+  for (const bad of ['-a', '_a', '.a', '.', '..', '../x', 'a/../b', 'a/b', '/abs', 'a b', 'a\nb', 'é', 'a:b', 'a\u0000b']) {
+    it(`rejects ${JSON.stringify(bad)} with code 4`, () => throwsCni(() => validateContainerId(bad), 4, 'invalid characters in containerID', bad));
   }
+  it('says an ID of valid characters is too long, and what the limit is (issue 12, defect 6)', () => {
+    const id = 'a'.repeat(300);
+    throwsCni(
+      () => validateContainerId(id),
+      4,
+      'containerID is too long: 300 characters, the limit is 255',
+      `flannel saves each container's delegate configuration as <dataDir>/<containerID>, and a file name has at most 255 bytes; container runtimes use 64-character IDs; this one starts "${'a'.repeat(64)}"`,
+    );
+    throwsCni(() => validateContainerId('b'.repeat(256)), 4, 'containerID is too long: 256 characters, the limit is 255');
+  });
+  it('an ID with invalid characters says so, whatever its length, and quotes at most 256 characters of it', () => {
+    throwsCni(() => validateContainerId(`${'a'.repeat(299)}/`), 4, 'invalid characters in containerID', `${'a'.repeat(256)}... (300 characters)`);
+  });
   it('an empty ID is code 3 (unknown container), as libcni', () => throwsCni(() => validateContainerId(''), 3, 'missing containerID'));
 });
 
@@ -52,8 +66,12 @@ describe('interface name', () => {
   });
   it('rejects empty, long, dot names, / : and whitespace (code 4)', () => {
     throwsCni(() => validateInterfaceName(''), 4, 'interface name is empty');
-    throwsCni(() => validateInterfaceName('a'.repeat(16)), 4, 'interface name is too long');
+    throwsCni(() => validateInterfaceName('a'.repeat(16)), 4, 'interface name is too long', `interface name should be less than 16 characters; "${'a'.repeat(16)}" has 16 bytes`);
     throwsCni(() => validateInterfaceName('..'), 4, 'interface name is . or ..');
-    for (const n of ['a/b', 'a:b', 'a b', 'a\tb']) throwsCni(() => validateInterfaceName(n), 4, 'interface name contains / or : or whitespace characters');
+    for (const n of ['a/b', 'a:b', 'a b', 'a\tb']) throwsCni(() => validateInterfaceName(n), 4, 'interface name contains / or : or whitespace characters', n);
+  });
+  it('counts bytes, as the kernel does: 8 two-byte characters are too long', () => {
+    validateInterfaceName('é'.repeat(7)); // 14 bytes
+    throwsCni(() => validateInterfaceName('é'.repeat(8)), 4, 'interface name is too long', `interface name should be less than 16 characters; "${'é'.repeat(8)}" has 16 bytes`);
   });
 });

@@ -5,6 +5,7 @@
  * before the plugin touches the disk.
  */
 import { CniCode, CniError } from './cni-error.ts';
+import { clip, CONTAINER_ID_LIMIT, IFNAME_LIMIT, utf8Length } from './limits.ts';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'] as const;
 export type CniCommand = (typeof COMMANDS)[number];
@@ -39,7 +40,7 @@ export function parseCniEnv(env: EnvSource): CniEnv {
   const command = env.CNI_COMMAND ?? '';
   if (command === '') throw new CniError(CniCode.InvalidEnvironment, 'required env variables [CNI_COMMAND] missing');
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new CniError(CniCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`, `supported commands: ${COMMANDS.join(', ')}`);
+    throw new CniError(CniCode.InvalidEnvironment, `unknown CNI_COMMAND: ${clip(command, 64)}`, `supported commands: ${COMMANDS.join(', ')}`);
   }
   const cmd = command as CniCommand;
   const missing = REQUIRED.filter(([name, cmds]) => cmds.has(cmd) && (env[name] ?? '') === '').map(([name]) => name);
@@ -62,20 +63,30 @@ export function parseCniEnv(env: EnvSource): CniEnv {
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /**
- * The spec's container ID: an alphanumeric, then alphanumerics, `_`, `.` or `-` (code 4, as libcni).
- * We also refuse `..` anywhere and anything over 255 bytes: the ID becomes a file name in dataDir.
+ * The spec's container ID: an alphanumeric, then alphanumerics, `_`, `.` or `-` (code 4,
+ * "invalid characters in containerID", as libcni). The spec and libcni set no length, but the ID
+ * names a file in dataDir, so it may have at most CONTAINER_ID_LIMIT (255) characters, the
+ * longest Linux file name; the set leaves no `/` and no `.`/`..` to escape dataDir with.
  */
 export function validateContainerId(id: string): void {
   if (id === '') throw new CniError(CniCode.UnknownContainer, 'missing containerID');
-  if (!CONTAINER_ID.test(id) || id.includes('..') || Buffer.byteLength(id) > 255) {
-    throw new CniError(CniCode.InvalidEnvironment, 'invalid characters in containerID', id);
+  if (!CONTAINER_ID.test(id)) throw new CniError(CniCode.InvalidEnvironment, 'invalid characters in containerID', clip(id));
+  if (id.length > CONTAINER_ID_LIMIT) {
+    throw new CniError(
+      CniCode.InvalidEnvironment,
+      `containerID is too long: ${id.length} characters, the limit is ${CONTAINER_ID_LIMIT}`,
+      `flannel saves each container's delegate configuration as <dataDir>/<containerID>, and a file name has at most ${CONTAINER_ID_LIMIT} bytes; container runtimes use 64-character IDs; this one starts "${id.slice(0, 64)}"`,
+    );
   }
 }
 
-/** Linux interface name rules, as libcni checks them (code 4). */
+/** Linux interface name rules, as libcni checks them (code 4, libcni's messages); the length in bytes, as the kernel counts. */
 export function validateInterfaceName(name: string): void {
   if (name === '') throw new CniError(CniCode.InvalidEnvironment, 'interface name is empty');
-  if (name.length > 15) throw new CniError(CniCode.InvalidEnvironment, 'interface name is too long', 'interface name should be less than 16 characters');
+  const bytes = utf8Length(name);
+  if (bytes > IFNAME_LIMIT) {
+    throw new CniError(CniCode.InvalidEnvironment, 'interface name is too long', `interface name should be less than ${IFNAME_LIMIT + 1} characters; "${clip(name, 64)}" has ${bytes} bytes`);
+  }
   if (name === '.' || name === '..') throw new CniError(CniCode.InvalidEnvironment, 'interface name is . or ..');
-  if (/[/:\s]/u.test(name)) throw new CniError(CniCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters');
+  if (/[/:\s]/u.test(name)) throw new CniError(CniCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters', name);
 }

@@ -6,6 +6,7 @@
  */
 import { CniCode, CniError } from './cni-error.ts';
 import type { EnvSource } from './env.ts';
+import { clip } from './limits.ts';
 import { sys } from './sys/sys.ts';
 
 export const MISSING_PLUGIN_HINT =
@@ -27,7 +28,7 @@ export function lookupPlugin(type: string, cniPath: string): string | undefined 
 export function findPlugin(type: string, cniPath: string): string {
   const p = lookupPlugin(type, cniPath);
   if (p !== undefined) return p;
-  throw new CniError(CniCode.Internal, `failed to find plugin "${type}" in path [${cniPathDirs(cniPath).join(' ')}] (CNI_PATH=${cniPath})`, MISSING_PLUGIN_HINT);
+  throw new CniError(CniCode.Internal, `failed to find plugin "${clip(type, 64)}" in path [${clip(cniPathDirs(cniPath).join(' '), 1024)}] (CNI_PATH=${clip(cniPath, 1024)})`, MISSING_PLUGIN_HINT);
 }
 
 export interface PluginRun {

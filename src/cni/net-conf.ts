@@ -5,6 +5,7 @@
  * Unknown keys are kept: the runtime adds `args`, `capabilities`, `prevResult` and others.
  */
 import { CniCode, CniError } from './cni-error.ts';
+import { clip, JSON_DEPTH_LIMIT } from './limits.ts';
 import { IMPLICIT_VERSION, requireSupported } from './versions.ts';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
@@ -37,15 +38,46 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses stdin as JSON: code 6 when it is not a JSON object. */
+const DECODE = 'error unmarshall network config';
+
+/** Whether `text` nests arrays and objects deeper than `limit` (strings skipped; for any text, JSON or not). */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  // Cannot nest deeper than it has characters: a configuration of normal size skips the scan.
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Parses stdin as JSON: code 6 when it is empty, not JSON, nested too deeply or not a JSON object.
+ * The messages do not depend on the JavaScript engine (bun and node word parse errors
+ * differently): the engine's own words go to `details`.
+ */
 export function decodeJson(stdin: string): JsonObject {
+  if (/^[ \t\n\r]*$/.test(stdin)) {
+    throw new CniError(CniCode.DecodingFailure, `${DECODE}: stdin is empty`, 'the runtime passes the network configuration (a JSON object) on stdin');
+  }
+  if (nestsDeeperThan(stdin, JSON_DEPTH_LIMIT)) {
+    throw new CniError(CniCode.DecodingFailure, `${DECODE}: nested more than ${JSON_DEPTH_LIMIT} levels deep`, 'a flannel network configuration nests a few levels (delegate, ipam, runtimeConfig)');
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(stdin);
   } catch (err) {
-    throw new CniError(CniCode.DecodingFailure, `error unmarshall network config: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CniError(CniCode.DecodingFailure, `${DECODE}: stdin is not valid JSON`, clip(err instanceof Error ? err.message : String(err), 512));
   }
-  if (!isObject(raw)) throw new CniError(CniCode.DecodingFailure, 'error unmarshall network config: the network configuration must be a JSON object');
+  if (!isObject(raw)) throw new CniError(CniCode.DecodingFailure, `${DECODE}: the network configuration must be a JSON object`);
   return raw;
 }
 
@@ -62,7 +94,7 @@ export function validateNetworkName(raw: JsonObject): string {
   const name = raw.name;
   if (name === undefined || name === '' || name === null) throw new CniError(CniCode.InvalidNetworkConfig, 'missing network name');
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new CniError(CniCode.InvalidNetworkConfig, 'invalid characters found in network name', typeof name === 'string' ? name : JSON.stringify(name));
+    throw new CniError(CniCode.InvalidNetworkConfig, 'invalid characters found in network name', clip(typeof name === 'string' ? name : JSON.stringify(name)));
   }
   return name;
 }
@@ -120,7 +152,7 @@ export function parseNetConf(stdin: string): FlannelNetConf {
   const version = configVersion(raw);
   requireSupported(version);
   const issues = problems(raw);
-  if (issues.length > 0) throw new CniError(CniCode.InvalidNetworkConfig, `invalid network config "${name}": ${issues[0]}`, issues.join('; '));
+  if (issues.length > 0) throw new CniError(CniCode.InvalidNetworkConfig, `invalid network config "${clip(name, 64)}": ${issues[0]}`, issues.join('; '));
   const str = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const obj = (k: string): JsonObject | undefined => (isObject(raw[k]) ? (raw[k] as JsonObject) : undefined);
   const attachments = (k: string): Attachment[] | undefined => (Array.isArray(raw[k]) ? (raw[k] as Attachment[]) : undefined);

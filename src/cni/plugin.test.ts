@@ -1,10 +1,12 @@
 /** The dispatcher end to end, with shell-script plugins standing in for bridge. */
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCni, type PluginOutcome } from './plugin.ts';
+import { tooLarge } from './sys/sys.ts';
 
 const SUBNET_ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 const ADD_RESULT = '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"address":"10.244.1.2/24","gateway":"10.244.1.1","interface":0}]}\n';
@@ -129,7 +131,7 @@ describe('flannel CNI plugin', () => {
   });
 
   it('an unsafe container ID is refused (code 4) before anything is written', async () => {
-    for (const id of ['../../etc/cron.d/x', '/abs', '..', 'a..b', 'a/b']) {
+    for (const id of ['../../etc/cron.d/x', '/abs', '..', 'a/../b', 'a/b']) {
       const e = error((await run('ADD', conf(), { CNI_CONTAINERID: id })));
       assert.deepEqual([e.code, e.msg, e.details], [4, 'invalid characters in containerID', id]);
     }
@@ -137,10 +139,90 @@ describe('flannel CNI plugin', () => {
     assert.equal(existsSync(join(bin, 'bridge.ADD.stdin')), false);
   });
 
+  it('a 300-character container ID is too long (code 4, the limit named), for ADD, CHECK and DEL alike', async () => {
+    for (const cmd of ['ADD', 'CHECK', 'DEL']) {
+      const e = error(await run(cmd, conf(), { CNI_CONTAINERID: 'a'.repeat(300) }));
+      assert.deepEqual([e.code, e.msg], [4, 'containerID is too long: 300 characters, the limit is 255'], cmd);
+    }
+    assert.equal(existsSync(data), false);
+    // 255 is a file name Linux takes.
+    assert.equal((await run('ADD', conf(), { CNI_CONTAINERID: 'b'.repeat(255) })).exitCode, 0);
+    assert.deepEqual(readdirSync(data), ['b'.repeat(255)]);
+  });
+
+  it('a stdin larger than 1 MiB is code 5 saying so, with the limit and what to check', async () => {
+    const o = await runCni({
+      env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/x', CNI_IFNAME: 'eth0', CNI_PATH: bin },
+      readStdin: (limit) => {
+        assert.equal(limit, 1024 * 1024);
+        throw tooLarge('stdin', limit);
+      },
+      programVersion: () => 'x',
+    });
+    assert.deepEqual(error(o), {
+      cniVersion: '1.1.0',
+      code: 5,
+      msg: "error reading from stdin: the network configuration is larger than 1 MiB (1048576 bytes), the plugin's limit",
+      details:
+        'a flannel network configuration is a few hundred bytes, a few KiB with what the runtime adds (prevResult, runtimeConfig, the attachment list of GC); ' +
+        'check what the runtime passes on stdin: the flannel entry of the conflist in /etc/cni/net.d',
+    });
+  });
+
+  it('a subnetFile of /dev/zero is refused after 64 KiB (code 999 naming it, the limit and the key to check)', async () => {
+    const e = error(await run('ADD', conf({ subnetFile: '/dev/zero' })));
+    assert.deepEqual(e, {
+      cniVersion: '1.0.0',
+      code: 999,
+      msg: 'flannel subnet file /dev/zero is larger than 64 KiB (65536 bytes), the limit for a subnet.env. Check "subnetFile" in the network configuration (default /run/flannel/subnet.env)',
+      details: 'flanneld writes a subnet.env of a few hundred bytes (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ); /dev/zero is something else',
+    });
+    assert.equal(existsSync(data), false);
+    assert.equal(existsSync(join(bin, 'bridge.ADD.stdin')), false);
+  });
+
+  it('a subnet.env of exactly 64 KiB is read; one byte more is too large', async () => {
+    const pad = (n: number): string => `${SUBNET_ENV}#${'x'.repeat(n - SUBNET_ENV.length - 2)}\n`;
+    writeFileSync(subnetFile, pad(65536));
+    assert.equal(statSync(subnetFile).size, 65536);
+    assert.equal((await run('ADD', conf())).exitCode, 0);
+    writeFileSync(subnetFile, pad(65537));
+    assert.match(error(await run('ADD', conf(), { CNI_CONTAINERID: 'c2' })).msg, /^flannel subnet file .* is larger than 64 KiB \(65536 bytes\)/);
+  });
+
+  it('a subnetFile that is a FIFO nobody writes to is refused at once, a directory named as such', async () => {
+    const fifo = join(root, 'case', 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const hint = 'Check "subnetFile" in the network configuration (default /run/flannel/subnet.env)';
+    const e = error(await run('ADD', conf({ subnetFile: fifo })));
+    assert.deepEqual([e.code, e.msg], [999, `failed to load flannel subnet file ${fifo}: it is a FIFO or socket, not a regular file. ${hint}`]);
+    assert.equal(e.details, '"subnetFile" must name the subnet.env flanneld writes (its --subnet-file, default /run/flannel/subnet.env)');
+    assert.equal(error(await run('ADD', conf({ subnetFile: root }))).msg, `failed to load flannel subnet file ${root}: it is a directory. ${hint}`);
+    assert.equal(error(await run('ADD', conf({ subnetFile: `${subnetFile}/x` }))).msg, `failed to load flannel subnet file ${subnetFile}/x: a component of the path is not a directory. ${hint}`);
+    assert.equal(existsSync(data), false);
+  });
+
   it('errors carry the configuration version, or 1.1.0 when it has none we speak', async () => {
     assert.equal(error((await run('ADD', conf({ cniVersion: '0.3.1', delegate: 'x' })))).cniVersion, '0.3.1');
     assert.equal(error((await run('ADD', '{'))).cniVersion, '1.1.0');
     assert.deepEqual(error((await run('ADD', '{'))).code, 6);
+  });
+
+  it('empty and garbage stdin are code 6 with the same message under every JavaScript engine', async () => {
+    for (const stdin of ['', ' \n\t']) {
+      assert.deepEqual(error(await run('ADD', stdin)), { cniVersion: '1.1.0', code: 6, msg: 'error unmarshall network config: stdin is empty', details: 'the runtime passes the network configuration (a JSON object) on stdin' });
+    }
+    for (const stdin of ['garbage', '{"name":', '\ufeff{}', '{"a":1}}']) {
+      const e = error(await run('ADD', stdin));
+      assert.deepEqual([e.code, e.msg], [6, 'error unmarshall network config: stdin is not valid JSON'], stdin);
+      assert.ok(e.details.length > 0, 'the parser says where');
+    }
+    assert.deepEqual(error(await run('ADD', `${'['.repeat(200)}${']'.repeat(200)}`)), {
+      cniVersion: '1.1.0',
+      code: 6,
+      msg: 'error unmarshall network config: nested more than 128 levels deep',
+      details: 'a flannel network configuration nests a few levels (delegate, ipam, runtimeConfig)',
+    });
   });
 
   it('a stdin read failure is code 5', async () => {
@@ -167,6 +249,37 @@ describe('flannel CNI plugin', () => {
     fakePlugin(bin, 'bridge', { fail: '{"code":999,"msg":"netlink busy"}' });
     assert.equal(error((await run('DEL', conf()))).msg, 'netlink busy');
     assert.ok(existsSync(join(data, 'c1')));
+  });
+
+  it('DEL of something ADD cannot have written (directory, FIFO, /dev/zero) succeeds and leaves it alone', async () => {
+    mkdirSync(join(data, 'c1'), { recursive: true });
+    assert.equal(spawnSync('mkfifo', [join(data, 'c2')]).status, 0);
+    symlinkSync('/dev/zero', join(data, 'c3'));
+    writeFileSync(join(data, 'c4'), Buffer.alloc(8 * 1024 * 1024 + 1, 0x20));
+    const cases: Array<[string, string, string]> = [
+      ['c1', data, 'it is a directory'],
+      ['c2', data, 'it is not a regular file'],
+      ['c3', data, 'it is not a regular file'],
+      ['c4', data, 'it holds more than 8 MiB (8388608 bytes)'],
+    ];
+    for (const [id, dir, why] of cases) {
+      const o = await run('DEL', conf({ dataDir: dir }), { CNI_CONTAINERID: id });
+      assert.deepEqual(o, { stdout: '', stderr: `flannel: ${dir}/${id} is not a delegate configuration (${why}); leaving it alone, nothing to undo\n`, exitCode: 0 });
+    }
+    assert.ok(statSync(join(data, 'c1')).isDirectory());
+    assert.ok(statSync(join(data, 'c2')).isFIFO());
+    assert.deepEqual(readdirSync(data).sort(), ['c1', 'c2', 'c3', 'c4']);
+    assert.equal(existsSync(join(bin, 'bridge.DEL.stdin')), false);
+  });
+
+  it('DEL when dataDir is a file succeeds: there is nothing saved', async () => {
+    assert.deepEqual(await run('DEL', conf({ dataDir: subnetFile })), { stdout: '', stderr: '', exitCode: 0 });
+    assert.equal(readFileSync(subnetFile, 'utf8'), SUBNET_ENV);
+  });
+
+  it('ADD keeps a "__proto__" key of the delegate in the saved file, as upstream would', async () => {
+    assert.equal((await run('ADD', '{"cniVersion":"1.0.0","name":"cbr0","subnetFile":' + JSON.stringify(subnetFile) + ',"dataDir":' + JSON.stringify(data) + ',"delegate":{"__proto__":{"x":1}}}')).exitCode, 0);
+    assert.match(readFileSync(join(data, 'c1'), 'utf8'), /"__proto__":\{"x":1\}/);
   });
 
   it('DEL of an unreadable saved file removes it without running a delegate', async () => {
@@ -222,9 +335,13 @@ describe('flannel CNI plugin', () => {
     for (const id of ['keep1', 'stale1', 'stale2']) assert.equal((await run('ADD', conf(), { CNI_CONTAINERID: id })).exitCode, 0);
     writeFileSync(join(data, 'othernet'), JSON.stringify({ name: 'other', type: 'bridge' }));
     writeFileSync(join(data, '.not-an-id'), '{}');
+    // Entries GC must neither open nor remove: a directory, a FIFO nobody writes to, a device.
+    mkdirSync(join(data, 'subdir'));
+    assert.equal(spawnSync('mkfifo', [join(data, 'fifo1')]).status, 0);
+    symlinkSync('/dev/zero', join(data, 'zero1'));
     const o = (await run('GC', conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep1', ifname: 'eth0' }] }), { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined }));
     assert.deepEqual(o, { stdout: '', stderr: '', exitCode: 0 });
-    assert.deepEqual(readdirSync(data).sort(), ['.not-an-id', 'keep1', 'othernet'], 'names that are no container ID are not ours');
+    assert.deepEqual(readdirSync(data).sort(), ['.not-an-id', 'fifo1', 'keep1', 'othernet', 'subdir', 'zero1'], 'names that are no container ID, or no file, are not ours');
     assert.equal(existsSync(join(bin, 'bridge.GC.stdin')), false, 'a 1.0.0 delegate gets no GC');
   });
 

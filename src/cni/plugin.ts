@@ -11,12 +11,17 @@ import { cmdDel } from './commands/del.ts';
 import { cmdGc } from './commands/gc.ts';
 import { cmdStatus } from './commands/status.ts';
 import { hasNoCommand, parseCniEnv, type CniCommand, type EnvSource } from './env.ts';
+import { STDIN_LIMIT, sizeText } from './limits.ts';
+import { errnoCode, TOO_LARGE } from './sys/sys.ts';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, versionInfo } from './versions.ts';
 
 export interface PluginIO {
   env: EnvSource;
-  /** Reads all of stdin (called once, never for VERSION). */
-  readStdin: () => string | Promise<string>;
+  /**
+   * Reads all of stdin, at most `limit` bytes (called once, never for VERSION). More is an error
+   * with code `TOO_LARGE` (sys/sys.ts), which becomes the CNI error saying so.
+   */
+  readStdin: (limit: number) => string | Promise<string>;
   /** The program's own version, for the text shown when no CNI_COMMAND is set. */
   programVersion: () => string;
   /** Whether a delegate may answer the runtime on our stdout itself (the compiled plugin). */
@@ -46,6 +51,19 @@ function errorVersion(stdin: string | undefined): string {
   return v !== undefined && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : LATEST_VERSION;
 }
 
+/** Code 5 (I/O failure, as libcni's skel reports a failed stdin read), saying what was wrong. */
+export function stdinFailure(err: unknown): CniError {
+  if (errnoCode(err) === TOO_LARGE) {
+    return new CniError(
+      CniCode.IOFailure,
+      `error reading from stdin: the network configuration is larger than ${sizeText(STDIN_LIMIT)}, the plugin's limit`,
+      'a flannel network configuration is a few hundred bytes, a few KiB with what the runtime adds (prevResult, runtimeConfig, the attachment list of GC); ' +
+        'check what the runtime passes on stdin: the flannel entry of the conflist in /etc/cni/net.d',
+    );
+  }
+  return new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 export function aboutText(programVersion: string): string {
   return `CNI Plugin flannel (flannel-ts) version ${programVersion}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
 }
@@ -58,9 +76,9 @@ export async function runCni(io: PluginIO): Promise<PluginOutcome> {
     const env = parseCniEnv(io.env);
     if (env.command === 'VERSION') return { stdout: `${JSON.stringify(versionInfo())}\n`, stderr, exitCode: 0 };
     try {
-      stdin = await io.readStdin();
+      stdin = await io.readStdin(STDIN_LIMIT);
     } catch (err) {
-      throw new CniError(CniCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
+      throw stdinFailure(err);
     }
     const result = await COMMANDS[env.command]({ env, rawEnv: io.env, stdin, warn: (line) => (stderr += `${line}\n`), delegateMayAnswer: io.delegateMayAnswer ?? false });
     if (typeof result !== 'string') return { stdout: '', stderr, exitCode: result.exitCode };

@@ -11,7 +11,8 @@ import { canonicalJson } from './canonical-json.ts';
 import { validateContainerId } from './env.ts';
 import type { JsonObject } from './net-conf.ts';
 import { joinPath as join } from './sys/path.ts';
-import { errnoCode, sys } from './sys/sys.ts';
+import { SAVED_DELEGATE_LIMIT, sizeText } from './limits.ts';
+import { errnoCode, NOT_REGULAR, sys, TOO_LARGE } from './sys/sys.ts';
 
 export function savedDelegatePath(dataDir: string, containerId: string): string {
   validateContainerId(containerId); // never build a path from an unchecked ID
@@ -32,12 +33,36 @@ export async function writeDelegate(dataDir: string, containerId: string, delega
   return { path, bytes };
 }
 
-/** The saved bytes, or undefined when there is no file (DEL after DEL, or ADD never ran). */
-export async function loadDelegate(dataDir: string, containerId: string): Promise<string | undefined> {
+/** What `<dataDir>/<containerID>` holds, as far as DEL and GC are concerned. */
+export type SavedLookup =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'saved'; readonly bytes: string }
+  /** Something ADD never writes (a directory, a FIFO, a device, more than SAVED_DELEGATE_LIMIT): leave it alone, unopened where possible. */
+  | { readonly kind: 'foreign'; readonly why: string };
+
+/** Read failures meaning "there is nothing there": DEL after DEL, ADD never got that far, no dataDir. */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+const FOREIGN: Readonly<Record<string, string>> = {
+  [TOO_LARGE]: `it holds more than ${sizeText(SAVED_DELEGATE_LIMIT)}`,
+  [NOT_REGULAR]: 'it is not a regular file',
+  EISDIR: 'it is a directory',
+  ENXIO: 'it is a socket or device',
+};
+
+/**
+ * The saved bytes (read at most SAVED_DELEGATE_LIMIT), `absent` when there is no file, `foreign`
+ * for what ADD cannot have written; other read failures (EACCES, EIO) are thrown.
+ */
+export async function loadDelegate(dataDir: string, containerId: string): Promise<SavedLookup> {
   try {
-    return await sys().readText(savedDelegatePath(dataDir, containerId));
+    // regularOnly: the name comes from the runtime (DEL) or a directory listing (GC); nothing but a
+    // regular file is opened, whatever dataDir holds.
+    return { kind: 'saved', bytes: await sys().readText(savedDelegatePath(dataDir, containerId), SAVED_DELEGATE_LIMIT, { regularOnly: true }) };
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
+    const code = errnoCode(err) ?? '';
+    if (ABSENT.has(code)) return { kind: 'absent' };
+    const why = FOREIGN[code];
+    if (why !== undefined) return { kind: 'foreign', why };
     throw err;
   }
 }
@@ -46,7 +71,7 @@ export async function removeDelegate(dataDir: string, containerId: string): Prom
   try {
     await sys().unlink(savedDelegatePath(dataDir, containerId));
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
+    if (!ABSENT.has(errnoCode(err) ?? '')) throw err;
   }
 }
 
@@ -55,7 +80,7 @@ function namesIn(dir: string): string[] {
   try {
     return sys().readdir(dir);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
+    if (ABSENT.has(errnoCode(err) ?? '')) return [];
     throw err;
   }
 }

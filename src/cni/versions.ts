@@ -3,6 +3,7 @@
  * The CNI spec versions this plugin speaks and the per-command minimum versions.
  */
 import { CniCode, CniError } from './cni-error.ts';
+import { clip } from './limits.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const LATEST_VERSION = '1.1.0';
@@ -23,7 +24,7 @@ function parts(v: string): [number, number, number] | undefined {
 export function compareVersions(a: string, b: string): number {
   const pa = parts(a);
   const pb = parts(b);
-  if (!pa || !pb) throw new CniError(CniCode.DecodingFailure, `malformed CNI version "${pa ? b : a}"`);
+  if (!pa || !pb) throw new CniError(CniCode.DecodingFailure, `malformed CNI version "${clip(pa ? b : a, 64)}"`);
   for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }
@@ -32,12 +33,12 @@ export function compareVersions(a: string, b: string): number {
 export function requireSupported(configVersion: string): void {
   if ((SUPPORTED_VERSIONS as readonly string[]).includes(configVersion)) return;
   const list = SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(' ');
-  throw new CniError(CniCode.IncompatibleVersion, 'incompatible CNI versions', `config is "${configVersion}", plugin supports [${list}]`);
+  throw new CniError(CniCode.IncompatibleVersion, 'incompatible CNI versions', `config is "${clip(configVersion, 64)}", plugin supports [${list}]`);
 }
 
 /** Code 1 when `command` does not exist in the configuration's spec version (CHECK: 0.4.0, STATUS/GC: 1.1.0). */
 export function requireCommandVersion(command: string, configVersion: string, minimum: string): void {
   if (compareVersions(configVersion, minimum) < 0) {
-    throw new CniError(CniCode.IncompatibleVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${minimum} or later, the config has "${configVersion}"`);
+    throw new CniError(CniCode.IncompatibleVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${minimum} or later, the config has "${clip(configVersion, 64)}"`);
   }
 }

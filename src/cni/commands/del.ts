@@ -1,7 +1,8 @@
 /**
  * @module cni/commands/del
  * DEL: replay the delegate configuration ADD saved, then remove it. No saved file means there is
- * nothing of ours to undo (DEL after DEL, or ADD never got that far): success.
+ * nothing of ours to undo (DEL after DEL, or ADD never got that far): success. So is a path ADD
+ * cannot have written (a directory, FIFO, device or oversized file), which DEL does not touch.
  */
 import { validatePluginType } from '../delegate.ts';
 import { findPlugin, runPlugin } from '../invoke.ts';
@@ -21,8 +22,14 @@ function savedType(bytes: string): string | undefined {
 export async function cmdDel(ctx: CommandContext): Promise<string> {
   const conf = parseNetConf(ctx.stdin);
   const id = ctx.env.containerId;
-  const saved = await loadDelegate(conf.dataDir, id);
-  if (saved === undefined) return '';
+  const found = await loadDelegate(conf.dataDir, id);
+  if (found.kind === 'absent') return '';
+  if (found.kind === 'foreign') {
+    // Not a file ADD wrote, so nothing of ours to undo; and not ours to remove either.
+    ctx.warn(`flannel: ${conf.dataDir}/${id} is not a delegate configuration (${found.why}); leaving it alone, nothing to undo`);
+    return '';
+  }
+  const saved = found.bytes;
   const type = savedType(saved);
   if (type === undefined) {
     // As upstream: an unreadable file cannot be replayed; drop it rather than fail DEL forever.

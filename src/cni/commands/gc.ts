@@ -24,14 +24,23 @@ function savedNetworkName(bytes: string): string | undefined {
   }
 }
 
-/** Removes this network's saved files for containers not in `valid`; returns the removed IDs. */
-export async function collectSavedDelegates(conf: FlannelNetConf, valid: ReadonlySet<string>): Promise<string[]> {
+/**
+ * Removes this network's saved files for containers not in `valid`; returns the removed IDs. An
+ * entry it cannot read is skipped with a warning: one bad file must not stop the collection.
+ */
+export async function collectSavedDelegates(conf: FlannelNetConf, valid: ReadonlySet<string>, warn: (line: string) => void): Promise<string[]> {
   const removed: string[] = [];
-  for (const { containerId } of listDelegates(conf.dataDir)) {
+  for (const { containerId, path } of listDelegates(conf.dataDir)) {
     if (valid.has(containerId)) continue;
-    const bytes = await loadDelegate(conf.dataDir, containerId);
+    let found;
+    try {
+      found = await loadDelegate(conf.dataDir, containerId);
+    } catch (err) {
+      warn(`flannel: GC: skipping ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
     // dataDir may be shared by several flannel networks: only touch files of this one.
-    if (bytes === undefined || savedNetworkName(bytes) !== conf.name) continue;
+    if (found.kind !== 'saved' || savedNetworkName(found.bytes) !== conf.name) continue;
     await removeDelegate(conf.dataDir, containerId);
     removed.push(containerId);
   }
@@ -45,7 +54,7 @@ export async function cmdGc(ctx: CommandContext): Promise<string> {
   if (attachments === undefined) {
     throw new CniError(CniCode.InvalidNetworkConfig, 'GC needs cni.dev/valid-attachments', 'without the list of valid attachments nothing can be told stale; nothing was removed');
   }
-  await collectSavedDelegates(conf, new Set(attachments.map((a) => a.containerID)));
+  await collectSavedDelegates(conf, new Set(attachments.map((a) => a.containerID)), ctx.warn);
 
   const plugin = lookupPlugin(delegateType(conf), ctx.env.path);
   if (plugin === undefined || !pluginSupports(plugin, conf.cniVersion, ctx.rawEnv)) return '';

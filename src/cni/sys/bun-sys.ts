@@ -4,10 +4,20 @@
  * cost). GC's directory listing, the one call bun has no API for, loads node:fs.
  */
 import { nodeFs } from './node-sys.ts';
-import type { ChildEnd, Sys } from './sys.ts';
+import { notRegular, tooLarge, type ChildEnd, type Sys } from './sys.ts';
 
-interface BunFile {
-  text(): Promise<string>;
+interface BunBlob {
+  bytes(): Promise<Uint8Array>;
+}
+interface BunStats {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+}
+interface BunFile extends BunBlob {
+  /** Infinity for anything but a regular file or a directory (devices, FIFOs, sockets). */
+  readonly size: number;
+  slice(start: number, end: number): BunBlob;
+  stat(): Promise<BunStats>;
   delete(): Promise<void>;
 }
 interface BunSubprocess {
@@ -31,12 +41,35 @@ interface BunApi {
   spawn(cmd: string[], options: { stdin: BunFile; stdout: 'inherit'; stderr: 'inherit'; env: Record<string, string> }): BunSubprocess;
 }
 
+/**
+ * At most `limit` bytes of `blob`, decoded. `slice(0, limit + 1)` makes bun stop reading a pipe or
+ * device once it has that much (it reads in chunks of up to 64 KiB, so it may hold one chunk more;
+ * measured: 1 MiB + 1 from /dev/zero reads 1114112 bytes, in ~3 ms); a regular file is read exactly.
+ */
+async function readBounded(blob: BunFile, limit: number, what: string): Promise<string> {
+  const bytes = await blob.slice(0, limit + 1).bytes();
+  if (bytes.length > limit) throw tooLarge(what, limit);
+  return new TextDecoder().decode(bytes);
+}
+
 export function bunSys(): Sys | undefined {
   const bun = (globalThis as { Bun?: BunApi }).Bun;
   if (!bun) return undefined;
   return {
-    readStdin: () => bun.stdin.text(),
-    readText: (path) => bun.file(path).text(),
+    readStdin: (limit) => readBounded(bun.stdin, limit, 'stdin'),
+    async readText(path, limit, options) {
+      const probe = bun.file(path);
+      // stat() is slower than `size` (it builds a node-style Stats): only for what is neither a
+      // regular file nor a directory, never for a real subnet.env.
+      if (probe.size === Infinity) {
+        if (options?.regularOnly) throw notRegular(path);
+        const st = await probe.stat();
+        if (st.isFIFO() || st.isSocket()) throw notRegular(path);
+      }
+      // A fresh handle: once `size` has found no file (0), bun reads a slice of that handle as
+      // empty instead of failing with ENOENT/ENOTDIR.
+      return readBounded(bun.file(path), limit, path);
+    },
     async writePrivate(path, data) {
       // Bun.write creates missing parents itself and takes no mode: the umask gives 0600 / 0700.
       // Nothing else runs in this process meanwhile, and the delegate starts after it is restored.

@@ -4,7 +4,7 @@
  */
 import type * as Fs from 'node:fs';
 import { dirName, joinPath } from './path.ts';
-import type { Sys } from './sys.ts';
+import { notRegular, tooLarge, type Sys } from './sys.ts';
 
 const isEagain = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EAGAIN';
 const pause = (): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
@@ -15,14 +15,19 @@ export function nodeFs(): typeof Fs {
   return fsModule;
 }
 
-/** All of an fd, also when a runtime handed us a non-blocking pipe. */
-function readAllSync(fs: typeof Fs, fd: number): string {
+/**
+ * At most `limit` bytes of an fd, also when a runtime handed us a non-blocking pipe: reads in
+ * chunks and stops at the first byte past the limit (TOO_LARGE), so /dev/zero or an endless pipe
+ * costs one chunk of memory.
+ */
+function readBoundedSync(fs: typeof Fs, fd: number, limit: number, what: string): string {
   const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(64 * 1024);
+  let total = 0;
+  const buf = new Uint8Array(Math.min(64 * 1024, limit + 1));
   for (;;) {
     let n: number;
     try {
-      n = fs.readSync(fd, buf, 0, buf.length, null);
+      n = fs.readSync(fd, buf, 0, Math.min(buf.length, limit + 1 - total), null);
     } catch (err) {
       if (isEagain(err)) {
         pause();
@@ -33,8 +38,28 @@ function readAllSync(fs: typeof Fs, fd: number): string {
     }
     if (n === 0) break;
     chunks.push(buf.slice(0, n));
+    total += n;
+    if (total > limit) throw tooLarge(what, limit);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A file's text, at most `limit` bytes; a FIFO or socket is refused, with `regularOnly` any device too (see Sys.readText). */
+function readFileBounded(fs: typeof Fs, path: string, limit: number, regularOnly: boolean): string {
+  if (regularOnly) {
+    const st = fs.statSync(path);
+    if (!st.isFile() && !st.isDirectory()) throw notRegular(path);
+  }
+  // O_NONBLOCK: opening a FIFO nobody writes to returns at once (blocking, it would wait forever);
+  // fstat then refuses it. Regular files and devices read as usual.
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isFIFO() || st.isSocket()) throw notRegular(path);
+    return readBoundedSync(fs, fd, limit, path);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function isExecutableFile(fs: typeof Fs, p: string): boolean {
@@ -49,8 +74,9 @@ function isExecutableFile(fs: typeof Fs, p: string): boolean {
 export function nodeSys(): Sys {
   const fs = nodeFs();
   return {
-    readStdin: () => Promise.resolve(readAllSync(fs, 0)),
-    readText: (path) => fs.promises.readFile(path, 'utf8'),
+    // async: a failure is a rejection, as with bun's calls.
+    readStdin: async (limit) => readBoundedSync(fs, 0, limit, 'stdin'),
+    readText: async (path, limit, options) => readFileBounded(fs, path, limit, options?.regularOnly ?? false),
     async writePrivate(path, data) {
       await fs.promises.mkdir(dirName(path), { recursive: true, mode: 0o700 });
       await fs.promises.writeFile(path, data, { mode: 0o600 });

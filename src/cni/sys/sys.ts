@@ -11,10 +11,18 @@ import { bunSys } from './bun-sys.ts';
 import { nodeSys } from './node-sys.ts';
 
 export interface Sys {
-  /** All of stdin as UTF-8. */
-  readStdin(): Promise<string>;
-  /** A whole file as UTF-8. */
-  readText(path: string): Promise<string>;
+  /**
+   * All of stdin as UTF-8, at most `limit` bytes: more is an error with code TOO_LARGE, found
+   * after reading at most one chunk past the limit (an endless stream ends the read, not memory).
+   */
+  readStdin(limit: number): Promise<string>;
+  /**
+   * A whole file as UTF-8, at most `limit` bytes (TOO_LARGE as for stdin: `/dev/zero` is refused
+   * after limit + one chunk). A FIFO or socket is refused with NOT_REGULAR before it is opened
+   * (opening a FIFO nobody writes to would block forever); with `regularOnly`, so is everything
+   * but a regular file or directory (opening some devices has effects: /dev/watchdog arms it).
+   */
+  readText(path: string, limit: number, options?: { regularOnly?: boolean }): Promise<string>;
   /**
    * Creates or truncates `path` and writes `data`; a new file gets mode 0600, missing parent
    * directories 0700.
@@ -44,6 +52,27 @@ export interface ChildEnd {
 
 export interface Captured extends ChildEnd {
   stdout: string;
+}
+
+/** Code of the error a bounded read throws when there is more than its limit (errno's "file too large"). */
+export const TOO_LARGE = 'EFBIG';
+/** Code of the error readText throws for a file it will not open (BSD errno's "inappropriate file type"). */
+export const NOT_REGULAR = 'EFTYPE';
+
+/** An error shaped like node's errno errors: `code`, and `path` when there is one. */
+export function sysError(code: string, message: string, path?: string): Error & { code: string; path?: string } {
+  const err = new Error(`${code}: ${message}`) as Error & { code: string; path?: string };
+  err.code = code;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+export function tooLarge(what: string, limit: number): Error {
+  return sysError(TOO_LARGE, `${what} holds more than ${limit} bytes`);
+}
+
+export function notRegular(path: string): Error {
+  return sysError(NOT_REGULAR, `${path} is not a regular file`, path);
 }
 
 export function errnoCode(err: unknown): string | undefined {
