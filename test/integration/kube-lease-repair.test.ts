@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UndoLog } from '../../src/async/index.ts';
 import { parseNetworkConfig } from '../../src/config/index.ts';
 import { IPAddress } from '../../src/ip/index.ts';
 import type { LeaseAttrs } from '../../src/lease/index.ts';
@@ -41,6 +42,19 @@ describe('KubeSubnetManager: repairing the own lease', () => {
     await manager?.close();
     await srv?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failed start-up takes its annotations back, and keeps those that were there before', async () => {
+    srv.addNode({ name: 'node1', podCIDRs: ['10.244.3.0/24'], annotations: { 'example.com/keep': 'yes', [`${P}/public-ip`]: '192.168.50.99' } });
+    const before = annotationsOf(srv.node('node1'));
+    const config = parseNetworkConfig(JSON.stringify(NETCONF));
+    const undo = new UndoLog();
+    await manager.acquireLease({ config, attrs, undo, signal: signal() });
+    assert.equal(annotationsOf(srv.node('node1'))[`${P}/kube-subnet-manager`], 'true');
+    assert.deepEqual((await undo.unwind(signal())).undone, ['restore the annotations of node node1']);
+    assert.deepEqual(annotationsOf(srv.node('node1')), before);
+    assert.equal(before['example.com/keep'], 'yes');
+    srv.deleteNode('node1');
   });
 
   it('publishes removed annotations again, then reports a changed and a removed podCIDR as lost', async () => {

@@ -187,7 +187,9 @@ describe('KubeSubnetManager: acquiring the node lease', () => {
     assert.equal(lease.ipv6Subnet, undefined);
     assert.equal(lease.attrs.publicIP?.toString(), '192.0.2.1');
     assert.ok((lease.expiration?.getTime() ?? 0) > Date.now() + 100 * 365 * 86400_000, 'kube leases do not expire');
-    assert.equal(await sm.renewLease(lease, signal()), lease, 'renewal is a no-op');
+    const patchesBefore = patches(env.srv).length;
+    assert.deepEqual(await sm.renewLease(lease, signal()), lease, 'renewing an intact node lease changes nothing');
+    assert.equal(patches(env.srv).length, patchesBefore);
   });
 
   it('publishes upstream annotations with one strategic-merge patch on nodes/status, and none when already right', async () => {

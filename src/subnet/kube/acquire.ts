@@ -112,7 +112,7 @@ function checkAttrs(families: Families, attrs: LeaseAttrs): void {
   }
 }
 
-export async function acquireLease(ctx: KubeContext, { config, attrs: detected, hostNetworks, signal }: AcquireOptions): Promise<Lease> {
+export async function acquireLease(ctx: KubeContext, { config, attrs: detected, hostNetworks, undo, signal }: AcquireOptions): Promise<Lease> {
   const { api, names, log } = ctx;
   const name = await ctx.nodeName(signal);
   const families = familiesOf(config);
@@ -136,6 +136,9 @@ export async function acquireLease(ctx: KubeContext, { config, attrs: detected, 
     const patched = await api.patchNodeAnnotations(name, want, signal);
     revision = patched.resourceVersion;
     log.info(`published this node's lease on node ${name}: ${Object.keys(changes).join(', ')}`, { node: name });
+    // A start-up that fails later puts back what the node carried (a first start: no annotations).
+    const previous = Object.fromEntries(Object.keys(changes).map((k) => [k, node.annotations[k] ?? null]));
+    undo?.add(`restore the annotations of node ${name}`, async (undoSignal) => void (await api.patchNodeAnnotations(name, previous, undoSignal)));
   } else {
     log.info(`node ${name} already carries this node's lease annotations; nothing to patch`, { node: name });
   }

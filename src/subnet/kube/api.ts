@@ -41,10 +41,10 @@ export interface KubeApi {
    */
   watchNodes(resourceVersion: string, signal: AbortSignal): AsyncIterable<NodeWatchEvent>;
   /**
-   * Merges `annotations` into the node's metadata with one strategic-merge patch on the `status`
+   * Merges `annotations` (null removes one) into the node's metadata with one strategic-merge patch on the `status`
    * subresource, as upstream does (its ClusterRole grants `patch` on nodes/status only).
    */
-  patchNodeAnnotations(name: string, annotations: Readonly<Record<string, string>>, signal: AbortSignal): Promise<NodeView>;
+  patchNodeAnnotations(name: string, annotations: Readonly<Record<string, string | null>>, signal: AbortSignal): Promise<NodeView>;
   /** Sets one status condition (strategic merge: conditions are keyed by type). */
   patchNodeCondition(name: string, condition: NodeCondition, signal: AbortSignal): Promise<void>;
   /** spec.nodeName of a pod ('' while unscheduled). */

@@ -105,7 +105,7 @@ export class ClientNodeApi implements KubeApi {
     return { nodes, resourceVersion: list.data.metadata?.resourceVersion ?? '' };
   }
 
-  async patchNodeAnnotations(name: string, annotations: Readonly<Record<string, string>>, signal: AbortSignal): Promise<NodeView> {
+  async patchNodeAnnotations(name: string, annotations: Readonly<Record<string, string | null>>, signal: AbortSignal): Promise<NodeView> {
     const what = `patch the annotations of node ${name} (nodes/status)`;
     const body = { metadata: { annotations: { ...annotations } } };
     const node = await this.#call(what, signal, (sig) => this.#core.patchNodeStatus({ name, body }, callOptions(sig, PatchStrategy.StrategicMergePatch)));
