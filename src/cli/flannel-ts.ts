@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseNetworkConfig } from '../config/index.ts';
+import { ConfigError } from '../errors/index.ts';
 import { createBackends } from '../daemon/compose.ts';
 import { LabUsageError, runLab } from '../lab/lab-command.ts';
 import { reportError } from './report-error.ts';
@@ -26,7 +27,13 @@ const configCheck: Command = {
     }
     const config = parseNetworkConfig(await readFile(path, 'utf8'), { source: path });
     // The same checks flanneld makes at start, Backend section included.
-    const { warnings: backendWarnings } = createBackends().get(config.backend.type).checkConfig(config.backend.raw);
+    let backendWarnings: readonly string[];
+    try {
+      backendWarnings = createBackends().get(config.backend.type).checkConfig(config.backend.raw).warnings;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.code, `${path}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}) });
+      throw err;
+    }
     for (const w of [...config.warnings, ...backendWarnings]) console.log(`warning: ${w}`);
     for (const [name, pool] of [['IPv4', config.v4], ['IPv6', config.v6]] as const) {
       if (!pool) continue;
