@@ -18,11 +18,25 @@ export type ParsedKeys<R extends KeyRules> = { -readonly [K in keyof R]?: R[K] e
 
 const FIX = 'fix the Backend section of the network configuration (net-conf.json or the etcd key <prefix>/config) and restart flanneld';
 
+/**
+ * A value's JSON for a message: cut at 100 characters, and never a throw (JSON.stringify throws a
+ * RangeError on a value nested a few thousand levels deep, which JSON.parse reads fine).
+ */
+export function shortJson(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    return '(a value nested too deeply to print)';
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}... (${text.length} characters)` : text;
+}
+
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return `the array ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return `the array ${shortJson(v)}`;
   if (typeof v === 'number' && !Number.isInteger(v)) return `the fraction ${v}`;
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${shortJson(v)}`;
 }
 
 export function rule<T>(schema: z.ZodType<T>, text: string): KeyRule<T> {

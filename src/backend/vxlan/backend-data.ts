@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { JsonValue } from '../../lease/index.ts';
 import { isMac, type Mac } from '../../kernel/index.ts';
+import { shortJson } from '../backend-config.ts';
 
 export interface VxlanLeaseData {
   readonly vni: number;
@@ -27,7 +28,7 @@ export function decodeVxlanData(value: JsonValue | undefined): VxlanLeaseData | 
   const parsed = Schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { problem: `${JSON.stringify(value)}: ${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}` };
+    return { problem: `${shortJson(value)}: ${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}` };
   }
   return { vni: parsed.data.VNI, vtepMac: parsed.data.VtepMAC.toLowerCase() };
 }
