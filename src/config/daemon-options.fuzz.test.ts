@@ -62,7 +62,7 @@ const independent: ReadonlyArray<fc.Arbitrary<Setting>> = [
   intSetting('v', 0, 10, (o) => o.verbosity),
 ];
 const ifaceChoice: fc.Arbitrary<Setting[]> = fc.oneof(
-  fc.constant([]),
+  fc.constant([] as Setting[]),
   fc.array(fc.oneof(fc.stringMatching(/^[a-z][a-z0-9.]{0,10}$/), v4.map(String)), { minLength: 1, maxLength: 3 }).map((xs) => [{ name: 'iface', values: xs, expected: xs.join(','), read: (o: DaemonOptions) => o.interfaces.iface.join(',') }]),
   fc.array(fc.constantFrom('^eth', 'en[a-z0-9]+', '^(eth|ens)\\d+$', '192\\.168\\..*', 'wl.*'), { minLength: 1, maxLength: 3 }).map((xs) => [
     { name: 'iface-regex', values: xs, expected: xs.join('\n'), read: (o: DaemonOptions) => o.interfaces.ifaceRegex.map((r) => r.source).join('\n') },

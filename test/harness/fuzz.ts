@@ -2,10 +2,12 @@
  * Shared pieces of the property-based tests (src/**\/*.fuzz.test.ts).
  *
  * Every property is one `fc.assert(...)` call with `fuzzParams()`: `scripts/fuzz.mjs` counts those
- * calls to spread its budget, sets FUZZ_RUNS (runs per property) and counts the runs made. The
- * normal suite runs FUZZ_RUNS=200 (the default here).
+ * calls to spread its budget, sets FUZZ_RUNS (runs per property) and, through FUZZ_COUNT_FILE,
+ * collects how many runs each property really made. The normal suite runs FUZZ_RUNS=200 (the
+ * default here).
  */
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { FlannelError } from '../../src/errors/index.ts';
@@ -16,8 +18,26 @@ export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 /** One call must finish within this, whatever the input (generous: a loaded 2-core CI box). */
 export const CALL_LIMIT_MS = 5000;
 
+const COUNT_FILE = process.env.FUZZ_COUNT_FILE;
+const tally = { properties: 0, runs: 0, failed: 0 };
+if (COUNT_FILE) {
+  process.on('exit', () => {
+    if (tally.properties > 0) appendFileSync(COUNT_FILE, `${JSON.stringify({ pid: process.pid, ...tally })}\n`);
+  });
+}
+
+/** fast-check's own behaviour (throw on failure), after counting the runs for scripts/fuzz.mjs. */
+function countingReporter(details: fc.RunDetails<unknown>): void {
+  tally.properties++;
+  tally.runs += details.numRuns;
+  if (details.failed) {
+    tally.failed++;
+    throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
+  }
+}
+
 export function fuzzParams(): fc.Parameters<unknown> {
-  return { numRuns: FUZZ_RUNS };
+  return COUNT_FILE ? { numRuns: FUZZ_RUNS, reporter: countingReporter } : { numRuns: FUZZ_RUNS };
 }
 
 function bounded<T>(what: string, fn: () => T): T {
