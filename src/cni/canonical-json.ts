@@ -1,23 +1,67 @@
 /**
  * @module cni/canonical-json
- * JSON the way Go's encoding/json writes a map: compact, object keys sorted at every level, and
- * `<`, `>`, `&`, U+2028, U+2029 escaped. Upstream's saved delegate files are written this way.
+ * JSON the way Go's encoding/json writes a map: compact, object keys sorted at every level (as
+ * UTF-8 bytes, i.e. by code point), and `<`, `>`, `&`, U+2028, U+2029 escaped. Upstream's saved
+ * delegate files are written this way.
+ *
+ * Written out by hand rather than by JSON.stringify over a key-sorted copy: a JavaScript object
+ * lists integer-like keys ("0", "10") first whatever the insertion order, so `{"": 0, "0": ""}`
+ * came out as `{"0":"","":0}`, and a "__proto__" key assigned to a copy set its prototype
+ * instead (found by net-conf.fuzz.test.ts). Recursion depth is bounded by the configuration's
+ * nesting limit (JSON_DEPTH_LIMIT, checked when stdin is decoded).
  */
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v === 'object' && v !== null) {
-    // No prototype: a "__proto__" key from the configuration stays a key (on a plain object the
-    // assignment below would set the prototype instead, and the key would vanish from the output).
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out;
+/** Code point order (= UTF-8 byte order, Go's string order) on UTF-16 strings. */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
   }
-  return v;
+  return a.length - b.length;
+}
+
+/** Surrogates (the code points above U+FFFF) sort after U+E000-U+FFFF. */
+function rank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
+}
+
+function encode(v: unknown, out: string[]): void {
+  if (Array.isArray(v)) {
+    out.push('[');
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) out.push(',');
+      const x: unknown = v[i];
+      encode(x === undefined || typeof x === 'function' ? null : x, out);
+    }
+    out.push(']');
+    return;
+  }
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    out.push('{');
+    let first = true;
+    for (const k of Object.keys(o).sort(compareCodePoints)) {
+      const x = o[k];
+      if (x === undefined || typeof x === 'function') continue; // as JSON.stringify
+      if (!first) out.push(',');
+      first = false;
+      out.push(JSON.stringify(k), ':');
+      encode(x, out);
+    }
+    out.push('}');
+    return;
+  }
+  out.push(JSON.stringify(v) ?? 'null');
 }
 
 const ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
 
 export function canonicalJson(v: unknown): string {
-  return JSON.stringify(sortKeys(v)).replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c);
+  const out: string[] = [];
+  encode(v, out);
+  return out.join('').replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c);
 }
