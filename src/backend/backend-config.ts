@@ -5,7 +5,9 @@
  * is a ConfigError naming Backend.<Key>, the value and the rule.
  */
 import type { z } from 'zod';
-import { ConfigError } from '../errors/index.ts';
+import { ConfigError, shortJson } from '../errors/index.ts';
+
+export { shortJson };
 
 export interface KeyRule<T> {
   readonly schema: z.ZodType<T>;
@@ -17,20 +19,6 @@ export type KeyRules = Record<string, KeyRule<unknown>>;
 export type ParsedKeys<R extends KeyRules> = { -readonly [K in keyof R]?: R[K] extends KeyRule<infer T> ? T : never };
 
 const FIX = 'fix the Backend section of the network configuration (net-conf.json or the etcd key <prefix>/config) and restart flanneld';
-
-/**
- * A value's JSON for a message: cut at 100 characters, and never a throw (JSON.stringify throws a
- * RangeError on a value nested a few thousand levels deep, which JSON.parse reads fine).
- */
-export function shortJson(v: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(v) ?? String(v);
-  } catch {
-    return '(a value nested too deeply to print)';
-  }
-  return text.length > 100 ? `${text.slice(0, 100)}... (${text.length} characters)` : text;
-}
 
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';

@@ -4,7 +4,7 @@
  * value and the rule. Key names match case-insensitively, as Go's encoding/json does upstream.
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors/index.ts';
+import { ConfigError, shortJson } from '../errors/index.ts';
 import { Cidr, IPAddress, familyBits, type Family } from '../ip/index.ts';
 import { DEFAULT_BACKEND_TYPE, KNOWN_BACKEND_TYPES, type NetworkConfig, type SubnetPool } from './network-config.ts';
 
@@ -59,7 +59,7 @@ function describeType(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'number' && !Number.isInteger(v)) return `the fraction ${v}`;
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${shortJson(v)}`;
 }
 
 const expected: Record<string, string> = {

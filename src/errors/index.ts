@@ -53,3 +53,17 @@ export function describeError(err: unknown): string {
   }
   return parts.join(': ');
 }
+
+/**
+ * A value's JSON for a message: cut at 100 characters, and never a throw (JSON.stringify throws a
+ * RangeError on a value nested a few thousand levels deep, which JSON.parse reads fine).
+ */
+export function shortJson(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    return '(a value nested too deeply to print)';
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}... (${text.length} characters)` : text;
+}
