@@ -274,7 +274,7 @@ describe('EtcdSubnetManager against etcd', { skip }, () => {
     assert.equal(owner.expiration, undefined, 'a reservation does not expire');
     assert.equal(await leaseIdOf(etcd, reserved), 0n, 'still a reservation: no etcd lease');
     assert.match(await etcdctl(etcd.endpoint, ['get', reserved, '--print-value-only']), /"BackendData":\{"VNI":1/);
-    assert.equal(await m.renewLease(owner, signal()), owner, 'renewing a reservation changes nothing');
+    assert.deepEqual(await m.renewLease(owner, signal()), owner, 'renewing a reservation changes nothing');
     assert.equal(await leaseIdOf(etcd, reserved), 0n);
   });
 
@@ -353,7 +353,8 @@ describe('EtcdSubnetManager against etcd', { skip }, () => {
     assert.notEqual(newId, oldId);
     assert.equal(await leaseTTL(etcd, oldId), undefined, 'old etcd lease revoked');
     const after = await leaseTTL(etcd, newId);
-    assert.ok(after && after[0] === 30 && after[1] >= 29, `new lease ${after}`);
+    // Granted afresh with the full TTL; what remains depends on how long etcdctl took on this machine.
+    assert.ok(after && after[0] === 30 && after[1] >= 20, `new lease ${after}`);
     assert.equal(await etcdctl(etcd.endpoint, ['get', key, '--print-value-only']), value);
     assert.ok((renewed.expiration?.getTime() ?? 0) > (lease.expiration?.getTime() ?? 0));
     assert.equal(subnetOf(renewed), subnetOf(lease));
