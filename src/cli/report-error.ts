@@ -7,6 +7,6 @@ export function reportError(program: string, err: unknown, debug = process.env.F
   const msg = err instanceof FlannelError ? err.message : describeError(err);
   console.error(`${program}: error: ${msg}`);
   if (err instanceof FlannelError && err.hint) console.error(`${program}: hint: ${err.hint}`);
-  if (err instanceof FlannelError && err.cause !== undefined) console.error(`${program}: cause: ${describeError(err.cause)}`);
+  if (err instanceof FlannelError && err.cause !== undefined && (!err.explainsCause || debug)) console.error(`${program}: cause: ${describeError(err.cause)}`);
   if (debug && err instanceof Error && err.stack) console.error(err.stack);
 }

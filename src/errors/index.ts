@@ -7,16 +7,20 @@
 export interface FlannelErrorOptions {
   hint?: string;
   cause?: unknown;
+  /** The message already says in plain words what `cause` says (kept for debugging only). */
+  explainsCause?: boolean;
 }
 
 export class FlannelError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
+  readonly explainsCause: boolean;
 
   constructor(code: string, message: string, options: FlannelErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
+    this.explainsCause = options.explainsCause ?? false;
   }
 
   override get name(): string {
@@ -48,8 +52,10 @@ export function describeError(err: unknown): string {
   const parts: string[] = [];
   let cur: unknown = err;
   for (let depth = 0; cur !== undefined && depth < 8; depth++) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
-    cur = cur instanceof Error ? cur.cause : undefined;
+    const text = cur instanceof Error ? cur.message : String(cur);
+    // A message that already quotes its cause ("...: 14 UNAVAILABLE: x") is not repeated.
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
+    cur = cur instanceof FlannelError && cur.explainsCause ? undefined : cur instanceof Error ? cur.cause : undefined;
   }
   return parts.join(': ');
 }

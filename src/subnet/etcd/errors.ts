@@ -46,11 +46,27 @@ function isAuth(err: unknown): boolean {
   );
 }
 
+/** The client's failure in an operator's words: no gRPC status codes, no client internals. */
+export function plainReason(err: unknown): string | undefined {
+  if (isBrokenCircuit(err)) return 'it failed the last requests, so the client waits a moment before trying again';
+  if (err instanceof GRPCDeadlineExceededError) return 'the request timed out';
+  if (err instanceof ClientClosedError) return 'the client was closed';
+  if (!(err instanceof Error)) return undefined;
+  const text = err.message.replace(/^\d+ [A-Z_]+: /, '');
+  if (/ECONNREFUSED|connection refused/i.test(text)) return 'connection refused (is etcd running and listening there?)';
+  if (/No connection established|failed to connect/i.test(text)) return 'no connection could be established';
+  if (/Connection dropped|socket hang up|ECONNRESET/i.test(text)) return 'the connection was dropped';
+  if (/deadline exceeded|timed? ?out/i.test(text)) return 'the request timed out';
+  return text;
+}
+
 export function unavailableError(endpoints: readonly string[], what: string, cause?: unknown): DatastoreError {
-  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  const reason = plainReason(cause);
+  const detail = reason ? `: ${reason}` : '';
   return new DatastoreError(E_ETCD_UNAVAILABLE, `cannot reach etcd at ${endpoints.join(', ')} (${what})${detail}`, {
     hint: 'check that etcd is running and reachable from this node, and that --etcd-endpoints (and the TLS flags) are right; flanneld keeps retrying',
     cause,
+    explainsCause: reason !== undefined,
   });
 }
 
@@ -65,5 +81,5 @@ export function toDatastoreError(err: unknown, endpoints: readonly string[], wha
       cause: err,
     });
   }
-  return new DatastoreError(E_ETCD_REQUEST, `etcd request failed (${what}) at ${endpoints.join(', ')}: ${msg}`, { cause: err });
+  return new DatastoreError(E_ETCD_REQUEST, `etcd request failed (${what}) at ${endpoints.join(', ')}: ${plainReason(err) ?? msg}`, { cause: err, explainsCause: true });
 }

@@ -61,7 +61,13 @@ class LeaseDecoder {
     const e = decodeEntry(this.#ctx.layout, kv);
     if (e.problem || !e.pair || !e.attrs) {
       this.#warn(kv, e.problem ?? 'unreadable');
-      return undefined;
+      // A peer whose value became garbage cannot be routed to: it is gone for routing (its
+      // subnet stays taken for allocation, which reads every key).
+      const before = this.#attrs.get(kv.key);
+      const pair = this.#ctx.layout.pairOf(kv.key);
+      if (!before || !pair) return undefined;
+      this.#attrs.delete(kv.key);
+      return { type: 'removed', lease: toLease(pair, before, kv, undefined) };
     }
     const expiration = this.#ctx.expirations.bound(kv, this.#ctx.ttlSeconds);
     this.#attrs.set(kv.key, e.attrs);
@@ -105,18 +111,37 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
     }
   };
 
+  /** When the watch last broke (ctx clock), until a listing succeeds again. */
+  let brokeAt: number | undefined;
+  let retries = 0;
+  const broke = (): void => {
+    brokeAt ??= ctx.now();
+  };
+  /** One WARN when an outage starts; its retries are debug lines, so a long outage does not flood the log. */
+  const warnRetry = (msg: string): void => {
+    if (retries++ === 0) log.warn(msg);
+    else log.debug(msg);
+  };
+
   while (!signal.aborted) {
     let snap: Snapshot;
     try {
       snap = await decoder.snapshot(signal);
     } catch (err) {
       if (signal.aborted) return;
+      broke();
       const ms = backoff.next();
-      log.warn(`cannot list leases under ${layout.subnetsPrefix}; retrying in ${ms} ms: ${describeError(err)}`);
+      warnRetry(`cannot list leases under ${layout.subnetsPrefix}; retrying in ${ms} ms: ${describeError(err)}`);
       if (!(await pause(ms))) return;
       continue;
     }
     backoff.reset();
+    if (brokeAt !== undefined) {
+      const seconds = Math.round((ctx.now() - brokeAt) / 100) / 10;
+      log.info(`watch on ${layout.subnetsPrefix} restored after ${seconds} s (re-listed ${snap.leases.length} lease${snap.leases.length === 1 ? '' : 's'})`);
+      brokeAt = undefined;
+      retries = 0;
+    }
     yield { kind: 'snapshot', leases: snap.leases };
 
     try {
@@ -127,8 +152,9 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
       }
       if (signal.aborted) return;
       // A stream that ends without an error (server closed it) must not end peer watching.
+      broke();
       const ms = backoff.next();
-      log.warn(`lease watch ended unexpectedly; re-listing in ${ms} ms`);
+      warnRetry(`lease watch ended unexpectedly; re-listing in ${ms} ms`);
       if (!(await pause(ms))) return;
     } catch (err) {
       if (signal.aborted) return;
@@ -136,8 +162,9 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
         log.info(`${err.message}`);
         continue;
       }
+      broke();
       const ms = backoff.next();
-      log.warn(`lease watch broke; re-listing in ${ms} ms: ${describeError(err)}`);
+      warnRetry(`lease watch broke; re-listing in ${ms} ms: ${describeError(err)}`);
       if (!(await pause(ms))) return;
     }
   }
