@@ -8,6 +8,7 @@
  *   <prefix>-cp   etcd on 192.168.50.2:<random port>
  *   <prefix>-nN   node N: eth0 = 192.168.50.(10+N)/24, default route via the switch
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,6 @@ import { Netns, attachToSwitch, createSwitch, deleteNamespaces } from '../../src
 import { startEtcd, type EtcdHandle } from './etcd.ts';
 import { spawnFlanneld, type FlanneldProcess } from './flanneld.ts';
 import { startEchoServer, type TestPod } from './pods.ts';
-import { waitFor } from './wait.ts';
 
 export const UNDERLAY_GATEWAY = '192.168.50.1';
 export const ETCD_IP = '192.168.50.2';
@@ -172,31 +172,27 @@ export class FaultCluster {
   }
 
   /** GET http://127.0.0.1:10256<path> inside the node; status 0 when nothing answers. */
-  http(node: FaultNode, path: string): HttpAnswer {
-    try {
-      const out = node.ns.exec('curl', ['-s', '--max-time', '2', '-w', '\n%{http_code}', `http://127.0.0.1:${HEALTH_PORT}${path}`]);
-      const cut = out.lastIndexOf('\n');
-      return { status: Number(out.slice(cut + 1).trim()), body: out.slice(0, cut) };
-    } catch {
-      return { status: 0, body: '' };
-    }
+  async http(node: FaultNode, path: string): Promise<HttpAnswer> {
+    const args = ['netns', 'exec', node.ns.name, 'curl', '-s', '--max-time', '3', '-w', '\n%{http_code}', `http://127.0.0.1:${HEALTH_PORT}${path}`];
+    const out = await new Promise<string | undefined>((resolve) => {
+      execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? undefined : stdout));
+    });
+    if (out === undefined) return { status: 0, body: '' };
+    const cut = out.lastIndexOf('\n');
+    return { status: Number(out.slice(cut + 1).trim()), body: out.slice(0, cut) };
   }
 
-  /** Waits until /readyz answers 200 (failing fast, with the log, when flanneld exits). */
+  /** Waits until /readyz answers 200, failing at once (with the log) when flanneld exits. */
   async waitReady(node: FaultNode, timeoutMs = 60_000): Promise<void> {
     const p = node.proc;
     if (!p) throw new Error(`flanneld on ${node.name} was never started`);
-    await waitFor(
-      `${node.name}: /readyz 200`,
-      () => {
-        if (!running(p)) throw new Error(`flanneld on ${node.name} exited (${p.child.exitCode ?? p.child.signalCode}); output:\n${p.output()}`);
-        return this.http(node, '/readyz').status === 200;
-      },
-      timeoutMs,
-      200,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nlast output of ${node.name}:\n${p.lines.slice(-30).join('\n')}`);
-    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!running(p)) throw new Error(`flanneld on ${node.name} exited (${p.child.exitCode ?? p.child.signalCode}) before it was ready; output:\n${p.output()}`);
+      if ((await this.http(node, '/readyz')).status === 200) return;
+      if (Date.now() > deadline) throw new Error(`flanneld on ${node.name} not ready (/readyz 200) after ${timeoutMs} ms; last output:\n${p.lines.slice(-30).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
 
   /** Adds `count` nodes, starts flanneld on each, waits for all to be ready. */
