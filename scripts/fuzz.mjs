@@ -4,12 +4,12 @@
 // A property is one `fc.assert(` call with fuzzParams() (test/harness/fuzz.ts); the budget is
 // spread evenly over them, and each property reports the runs it made (FUZZ_COUNT_FILE).
 // Usage: npm run fuzz [-- <file filter>...]   e.g. npm run fuzz -- src/ip
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { findTestFiles, root } from './test-files.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const total = Number(process.env.FUZZ_TOTAL ?? 1_000_000);
 if (!Number.isInteger(total) || total < 1) {
@@ -17,21 +17,7 @@ if (!Number.isInteger(total) || total < 1) {
   process.exit(2);
 }
 
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (name.endsWith('.fuzz.test.ts')) out.push(relative(root, p));
-  }
-  return out;
-}
-
-const files = ['src', 'test']
-  .flatMap((r) => walk(join(root, r)))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+const files = findTestFiles(['src', 'test'], '.fuzz.test.ts', filters);
 const perFile = files.map((f) => ({ file: f, properties: (readFileSync(join(root, f), 'utf8').match(/\bfc\.assert\s*\(/g) ?? []).length }));
 const properties = perFile.reduce((n, f) => n + f.properties, 0);
 if (properties === 0) {

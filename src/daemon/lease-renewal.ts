@@ -8,7 +8,7 @@
 import { describeError, isAbortError, LeaseError } from '../errors/index.ts';
 import { isReservation, type Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { SubnetManager } from '../subnet/index.ts';
+import { E_LEASE_LOST, type SubnetManager } from '../subnet/index.ts';
 import { sleep } from '../async/index.ts';
 import type { OwnLeaseChange } from './own-lease-tap.ts';
 
@@ -24,7 +24,6 @@ export interface RenewalOptions {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
-export const E_LEASE_LOST = 'E_LEASE_LOST';
 
 function describeChange(change: OwnLeaseChange): string {
   if (change.kind === 'missing') return 'it disappeared from the datastore';

@@ -13,6 +13,9 @@ export interface NodeHints {
   previous?: { v4?: Cidr; v6?: Cidr };
 }
 
+/** renewLease's code when another node holds this node's subnet now: the lease is lost for good. */
+export const E_LEASE_LOST = 'E_LEASE_LOST';
+
 /** A network this node already reaches directly (an interface's prefix, a link route): never a pod subnet. */
 export interface HostNetwork {
   readonly cidr: Cidr;

@@ -9,12 +9,22 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inCI } from './privileges.ts';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 export const ETCDCTL_BIN = '/usr/bin/etcdctl';
 
 export function etcdAvailable(): boolean {
   return existsSync(ETCD_BIN) && existsSync(ETCDCTL_BIN);
+}
+
+/** A node:test `skip` value for suites that need etcd: false when it is installed; under CI its absence is an error. */
+export function skipUnlessEtcd(what: string): string | false {
+  if (etcdAvailable()) return false;
+  const reason = '/usr/bin/etcd or /usr/bin/etcdctl is missing (apt-get install etcd-server etcd-client)';
+  if (inCI) throw new Error(`CI=true: ${reason}`);
+  console.log(`# SKIP ${what}: ${reason}`);
+  return reason;
 }
 
 export interface StartEtcdOptions {

@@ -11,17 +11,9 @@ import { Cidr, IPAddress } from '../../src/ip/index.ts';
 import type { LeaseAttrs } from '../../src/lease/index.ts';
 import { createMemoryLogger } from '../../src/log/index.ts';
 import { EtcdSubnetManager } from '../../src/subnet/etcd/index.ts';
-import { etcdAvailable, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
-import { inCI } from '../harness/privileges.ts';
+import { skipUnlessEtcd, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 
-function skipReason(): string | false {
-  if (etcdAvailable()) return false;
-  const reason = '/usr/bin/etcd or /usr/bin/etcdctl is missing (apt-get install etcd-server etcd-client)';
-  if (inCI) throw new Error(`CI=true: ${reason}`);
-  console.log(`# SKIP etcd lease repair tests: ${reason}`);
-  return reason;
-}
-const skip = skipReason();
+const skip = skipUnlessEtcd('etcd lease repair tests');
 
 const attrs = (ip: string): LeaseAttrs => ({ publicIP: IPAddress.parse(ip), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } });
 const conf = (json: object): NetworkConfig => parseNetworkConfig(JSON.stringify({ Backend: { Type: 'vxlan' }, ...json }));

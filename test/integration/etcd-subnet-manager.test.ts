@@ -13,17 +13,9 @@ import { Cidr, IPAddress } from '../../src/ip/index.ts';
 import { LeaseWatcher, type Lease, type LeaseAttrs, type LeaseEvent } from '../../src/lease/index.ts';
 import { createMemoryLogger, type MemoryLogger } from '../../src/log/index.ts';
 import { EtcdRegistry, EtcdSubnetManager, type EtcdSubnetManagerOptions, type Registry, type WatchBatch } from '../../src/subnet/etcd/index.ts';
-import { etcdAvailable, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
-import { inCI } from '../harness/privileges.ts';
+import { skipUnlessEtcd, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 
-function skipReason(): string | false {
-  if (etcdAvailable()) return false;
-  const reason = '/usr/bin/etcd or /usr/bin/etcdctl is missing (apt-get install etcd-server etcd-client)';
-  if (inCI) throw new Error(`CI=true: ${reason}`);
-  console.log(`# SKIP etcd integration tests: ${reason}`);
-  return reason;
-}
-const skip = skipReason();
+const skip = skipUnlessEtcd('etcd integration tests');
 
 const VXLAN = { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' };
 const attrs = (ip: string, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({

@@ -10,18 +10,10 @@ import { describeError } from '../../src/errors/index.ts';
 import { LeaseWatcher, describeLease } from '../../src/lease/index.ts';
 import { createMemoryLogger } from '../../src/log/index.ts';
 import { EtcdSubnetManager } from '../../src/subnet/etcd/index.ts';
-import { etcdAvailable, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
-import { inCI } from '../harness/privileges.ts';
+import { skipUnlessEtcd, etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { waitFor } from '../harness/wait.ts';
 
-function skipReason(): string | false {
-  if (etcdAvailable()) return false;
-  const reason = '/usr/bin/etcd or /usr/bin/etcdctl is missing (apt-get install etcd-server etcd-client)';
-  if (inCI) throw new Error(`CI=true: ${reason}`);
-  console.log(`# SKIP etcd watch recovery tests: ${reason}`);
-  return reason;
-}
-const skip = skipReason();
+const skip = skipUnlessEtcd('etcd watch recovery tests');
 const PEER = '{"PublicIP":"192.168.50.12","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:02"}}';
 
 describe('etcd lease watch: outages and garbage, as the operator sees them', { skip }, () => {

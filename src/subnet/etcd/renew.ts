@@ -5,6 +5,7 @@
  */
 import { LeaseError } from '../../errors/index.ts';
 import { encodeLeaseAttrs, isReservation, type Lease, type LeaseAttrs } from '../../lease/index.ts';
+import { E_LEASE_LOST } from '../manager.ts';
 import { putWithFreshLease } from './acquire.ts';
 import { revokeQuietly, type ManagerContext } from './context.ts';
 import { decodeEntry, isReservationKv, pairOfLease, toLease } from './keys.ts';
@@ -41,7 +42,7 @@ export async function renewLease(ctx: ManagerContext, lease: Lease, signal: Abor
     }
     const current = decodeEntry(layout, kv);
     if (current.attrs && !sameOwner(current.attrs, lease.attrs)) {
-      throw new LeaseError('E_LEASE_LOST', `lease ${key} is now held by node ${owner(current.attrs)}, not by this node: another node took this subnet`, {
+      throw new LeaseError(E_LEASE_LOST, `lease ${key} is now held by node ${owner(current.attrs)}, not by this node: another node took this subnet`, {
         hint: 'its lease was deleted or expired while this node held it, and another node leased the subnet; flanneld stops rather than route a subnet another node owns. Start flanneld again to lease a new subnet, then re-create the pods on this node (they keep addresses of the old subnet)',
       });
     }

@@ -10,7 +10,7 @@ import type { NetworkConfig } from '../../config/index.ts';
 import { ConfigError, LeaseError } from '../../errors/index.ts';
 import { IPAddress, type Cidr, type Family } from '../../ip/index.ts';
 import type { Lease, LeaseAttrs } from '../../lease/index.ts';
-import { hostNetworkClash, type AcquireOptions } from '../manager.ts';
+import { E_LEASE_LOST, hostNetworkClash, type AcquireOptions } from '../manager.ts';
 import type { NodeView } from './api.ts';
 import { annotationChanges, desiredAnnotations } from './annotations.ts';
 import { sleep } from '../../async/index.ts';
@@ -170,7 +170,7 @@ export async function verifyLease(ctx: KubeContext, lease: Lease, families: Fami
   ] as const) {
     if (!want || (have && have.equals(want))) continue;
     const now = have ? `is now ${have.toString()}` : 'is gone';
-    throw new LeaseError('E_LEASE_LOST', `node ${name}'s IPv${family} podCIDR ${now}, but this node's pods use ${want.toString()}`, {
+    throw new LeaseError(E_LEASE_LOST, `node ${name}'s IPv${family} podCIDR ${now}, but this node's pods use ${want.toString()}`, {
       hint: 'someone changed spec.podCIDR(s) of the node; flanneld stops rather than route a subnet it no longer owns. Start flanneld again to use the new podCIDR, then re-create the pods on this node',
     });
   }
