@@ -4,7 +4,10 @@
  * with an identity key, so desired and present state can be diffed and applied generically.
  */
 import type { IPAddress } from '../ip/index.ts';
-import { isKernelErrno, MAIN_TABLE, type FdbEntry, type FdbSpec, type Kernel, type Neighbor, type NeighborSpec, type Route, type RouteSpec } from '../kernel/index.ts';
+import { isKernelErrno, MAIN_TABLE, type FdbEntry, type FdbSpec, type Fdb, type Neighbors, type Routes, type Neighbor, type NeighborSpec, type Route, type RouteSpec } from '../kernel/index.ts';
+
+/** The capabilities per-peer objects are programmed through. */
+export type PeerKernel = Routes & Neighbors & Fdb;
 
 /** What a backend wants in the kernel. */
 export type Desired = { readonly kind: 'route'; readonly route: RouteSpec } | { readonly kind: 'neigh'; readonly neighbor: NeighborSpec } | { readonly kind: 'fdb'; readonly fdb: FdbSpec };
@@ -94,7 +97,7 @@ export function sameDesired(a: Desired, b: Desired): boolean {
 }
 
 /** Installs with replace semantics (FDB: append, which is a no-op when the entry exists). */
-export function applyDesired(kernel: Kernel, o: Desired): Promise<void> {
+export function applyDesired(kernel: PeerKernel, o: Desired): Promise<void> {
   switch (o.kind) {
     case 'route':
       return kernel.replaceRoute(o.route);
@@ -106,7 +109,7 @@ export function applyDesired(kernel: Kernel, o: Desired): Promise<void> {
 }
 
 /** Deletes; an object already gone counts as deleted. */
-export async function removeObject(kernel: Kernel, o: Desired | Present): Promise<void> {
+export async function removeObject(kernel: PeerKernel, o: Desired | Present): Promise<void> {
   try {
     switch (o.kind) {
       case 'route': {

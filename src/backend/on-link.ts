@@ -4,12 +4,12 @@
  * there, and vxlan's DirectRouting skips the tunnel for peers there.
  */
 import { Cidr, type Family, type IPAddress } from '../ip/index.ts';
-import type { Kernel } from '../kernel/index.ts';
+import type { Addresses, Routes } from '../kernel/index.ts';
 
 const RT_SCOPE_LINK = 253;
 
 /** The prefixes of the link's global addresses and its other link-scope routes (e.g. `ip route add 192.0.2.0/24 dev eth0`). */
-export async function onLinkPrefixes(kernel: Kernel, linkIndex: number, family: Family): Promise<Cidr[]> {
+export async function onLinkPrefixes(kernel: Addresses & Routes, linkIndex: number, family: Family): Promise<Cidr[]> {
   const out: Cidr[] = [];
   const add = (c: Cidr): void => {
     if (!out.some((x) => x.equals(c))) out.push(c);

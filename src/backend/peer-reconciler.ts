@@ -15,9 +15,9 @@
  */
 import { describeError } from '../errors/index.ts';
 import { describeLease, leaseId, type Lease } from '../lease/index.ts';
-import type { EventGroup, Kernel, KernelEvent } from '../kernel/index.ts';
+import type { EventGroup, KernelEvent, KernelEvents } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
-import { applyDesired, applyRank, describeObject, keyOf, removeObject, removeRank, sameDesired, satisfies, type Desired, type Present } from './kernel-objects.ts';
+import { applyDesired, applyRank, describeObject, keyOf, removeObject, removeRank, sameDesired, satisfies, type Desired, type PeerKernel, type Present } from './kernel-objects.ts';
 import type { PeerBatch } from '../subnet/index.ts';
 
 export interface PeerPlan {
@@ -72,7 +72,7 @@ export interface ReconcileTuning {
 }
 
 export interface ReconcilerOptions extends ReconcileTuning {
-  readonly kernel: Kernel;
+  readonly kernel: PeerKernel & KernelEvents;
   readonly log: Logger;
   readonly reconcileIntervalMs: number;
 }

@@ -6,7 +6,7 @@
  */
 import type { NetworkConfig } from '../config/index.ts';
 import type { Cidr, Family, IPAddress } from '../ip/index.ts';
-import type { Kernel, KernelEvent, RouteSpec } from '../kernel/index.ts';
+import type { Addresses, KernelEvent, Links, RouteSpec, Routes } from '../kernel/index.ts';
 import type { Lease } from '../lease/index.ts';
 import type { BackendDeps, ExternalInterface, Network } from './backend.ts';
 import type { Present } from './kernel-objects.ts';
@@ -54,7 +54,7 @@ export function createRouteNetwork(o: RouteNetworkOptions): Network {
 }
 
 export interface RoutePlaneOptions {
-  readonly kernel: Kernel;
+  readonly kernel: Links & Addresses & Routes;
   readonly ext: ExternalInterface;
   readonly config: NetworkConfig;
   readonly lease: Lease;

@@ -8,17 +8,20 @@ import type { ExternalInterface } from '../backend/index.ts';
 import type { InterfaceOptions } from '../config/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import type { IPAddress } from '../ip/index.ts';
-import type { Addr, Kernel, Link } from '../kernel/index.ts';
+import { defaultRouteLink, type Addr, type Addresses, type Link, type Links, type Routes } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
 
 const GLOBAL_SCOPE = 0;
+
+/** What choosing the interface reads: devices, their addresses, routes. */
+type NodeKernel = Links & Addresses & Routes;
 
 interface Candidate {
   link: Link;
   addrs: Addr[];
 }
 
-async function candidates(kernel: Kernel): Promise<Candidate[]> {
+async function candidates(kernel: NodeKernel): Promise<Candidate[]> {
   const [links, addrs] = await Promise.all([kernel.listLinks(), kernel.listAddrs()]);
   return links.map((link) => ({ link, addrs: addrs.filter((a) => a.linkIndex === link.index) }));
 }
@@ -31,7 +34,7 @@ function notFound(message: string, hint: string): never {
   throw new ConfigError('E_IFACE_NOT_FOUND', message, { hint });
 }
 
-async function pick(kernel: Kernel, o: InterfaceOptions): Promise<{ link: Link; reason: string }> {
+async function pick(kernel: NodeKernel, o: InterfaceOptions): Promise<{ link: Link; reason: string }> {
   if (o.iface.length > 0) {
     const all = await candidates(kernel);
     for (const want of o.iface) {
@@ -59,12 +62,12 @@ async function pick(kernel: Kernel, o: InterfaceOptions): Promise<{ link: Link; 
     if (!link) return notFound(`no route to ${o.ifaceCanReach} (--iface-can-reach)`, 'check the routing table (ip route get <ip>) or use --iface');
     return { link, reason: `--iface-can-reach ${o.ifaceCanReach}` };
   }
-  const link = (await kernel.defaultRouteLink(4)) ?? (await kernel.defaultRouteLink(6));
+  const link = (await defaultRouteLink(kernel, 4)) ?? (await defaultRouteLink(kernel, 6));
   if (!link) return notFound('this node has no default route, so flanneld cannot choose an interface', 'name the interface with --iface <name|ip> (or add a default route)');
   return { link, reason: 'default route' };
 }
 
-export async function resolveExternalInterface(kernel: Kernel, o: InterfaceOptions, log: Logger): Promise<ExternalInterface> {
+export async function resolveExternalInterface(kernel: NodeKernel, o: InterfaceOptions, log: Logger): Promise<ExternalInterface> {
   const { link, reason } = await pick(kernel, o);
   const addrs = await kernel.listAddrs(link.index);
   const ifaceAddr = firstGlobal(addrs, 4);

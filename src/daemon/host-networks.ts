@@ -6,7 +6,7 @@
  */
 import type { NetworkConfig } from '../config/index.ts';
 import { Cidr, type Family } from '../ip/index.ts';
-import { MAIN_TABLE, type Kernel } from '../kernel/index.ts';
+import { MAIN_TABLE, listRoutes, type Addresses, type Links, type Routes } from '../kernel/index.ts';
 import type { HostNetwork } from '../subnet/index.ts';
 
 const RT_SCOPE_LINK = 253;
@@ -17,7 +17,7 @@ export function isFlannelDevice(name: string): boolean {
   return name.startsWith('flannel') || name === 'cni0';
 }
 
-export async function listHostNetworks(kernel: Pick<Kernel, 'listLinks' | 'listAddrs' | 'listRoutes'>, families: readonly Family[], externalInterface: string): Promise<HostNetwork[]> {
+export async function listHostNetworks(kernel: Links & Addresses & Routes, families: readonly Family[], externalInterface: string): Promise<HostNetwork[]> {
   const names = new Map((await kernel.listLinks()).map((l) => [l.index, l.name]));
   const out = new Map<string, HostNetwork>();
   const add = (cidr: Cidr, linkIndex: number | undefined): void => {
@@ -31,7 +31,7 @@ export async function listHostNetworks(kernel: Pick<Kernel, 'listLinks' | 'listA
       if (a.scope === RT_SCOPE_HOST || (family === 6 && a.scope === RT_SCOPE_LINK)) continue;
       add(Cidr.of(a.ip, a.prefix), a.linkIndex);
     }
-    for (const r of await kernel.listRoutes(family, { table: MAIN_TABLE })) {
+    for (const r of await listRoutes(kernel, family, { table: MAIN_TABLE })) {
       if (r.type !== 'unicast' || r.scope !== RT_SCOPE_LINK || r.gateway) continue;
       add(r.dst, r.linkIndex);
     }

@@ -4,7 +4,7 @@
  * `replace route 10.244.2.0/24 via 10.244.2.0 dev 5 onlink: ENETDOWN (Network is down)`.
  */
 import type { Cidr, IPAddress } from '../ip/index.ts';
-import { MAIN_TABLE, type AddrSpec, type FdbSpec, type LinkRef } from './kernel.ts';
+import { MAIN_TABLE, type AddrSpec, type FdbSpec, type LinkRef } from './types.ts';
 
 export function linkDesc(ref: LinkRef): string {
   return typeof ref === 'number' ? `ifindex ${ref}` : ref;

@@ -2,7 +2,7 @@ import { describe, it, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress } from '../ip/index.ts';
-import { FakeKernel, isKernelErrno, type KernelEvent, type Link } from './index.ts';
+import { FakeKernel, defaultRouteLink, isKernelErrno, listFdb, listNeighbors, listRoutes, replaceAddrs, type KernelEvent, type Link } from './index.ts';
 
 const ip = (s: string): IPAddress => IPAddress.parse(s);
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -16,7 +16,7 @@ describe('FakeKernel', () => {
   });
 
   const vxlan = (): Promise<Link> =>
-    k.createVxlan({ name: 'flannel.1', vni: 1, port: 8472, local: ip('192.0.2.11'), linkIndex: eth0.index, learning: false, gbp: false, mtu: 1450, mac: '0E:11:22:33:44:55' });
+    k.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 8472, local: ip('192.0.2.11'), linkIndex: eth0.index, learning: false, gbp: false, mtu: 1450, mac: '0E:11:22:33:44:55' });
 
   it('creates a VXLAN device as flannel configures it', async () => {
     const link = await vxlan();
@@ -28,6 +28,24 @@ describe('FakeKernel', () => {
     assert.equal((await k.getLink('flannel.1'))?.index, link.index);
     assert.equal((await k.getLinkByIndex(link.index))?.name, 'flannel.1');
     assert.deepEqual((await k.listLinks()).map((l) => l.name), ['lo', 'eth0', 'flannel.1']);
+  });
+
+  it('creates a WireGuard device: layer 3, no hardware address, down', async () => {
+    const wg = await k.createLink({ kind: 'wireguard', name: 'flannel-wg', mtu: 1420 });
+    assert.deepEqual({ kind: wg.kind, mtu: wg.mtu, mac: wg.mac, up: wg.up }, { kind: 'wireguard', mtu: 1420, mac: '', up: false });
+    assert.deepEqual(k.ops, ['createLink wireguard flannel-wg']);
+    await assert.rejects(k.createLink({ kind: 'wireguard', name: 'flannel-wg' }), { code: 'EEXIST', message: 'create link flannel-wg: EEXIST (File exists)' });
+  });
+
+  it('lists through the capabilities, and an aborted listing rejects with the reason', async () => {
+    await k.replaceRoute({ dst: Cidr.parse('10.5.0.0/16'), gateway: ip('192.0.2.1'), linkIndex: eth0.index });
+    assert.deepEqual((await listRoutes(k, 4)).map((r) => r.dst.toString()), ['192.0.2.0/24', '10.5.0.0/16']);
+    const stop = new AbortController();
+    stop.abort(new Error('shutting down'));
+    await assert.rejects(listRoutes(k, 4, { signal: stop.signal }), { message: 'shutting down' });
+    await assert.rejects(listNeighbors(k, eth0.index, 4, { signal: stop.signal }), { message: 'shutting down' });
+    await assert.rejects(listFdb(k, eth0.index, { signal: stop.signal }), { message: 'shutting down' });
+    await assert.rejects(k.listLinks({ signal: stop.signal }), { message: 'shutting down' });
   });
 
   it('fails like the kernel, with op and object in the message', async () => {
@@ -42,7 +60,7 @@ describe('FakeKernel', () => {
     await assert.rejects(k.deleteRoute({ dst: Cidr.parse('10.9.0.0/16') }), { code: 'ESRCH' });
     await assert.rejects(k.deleteNeighbor({ linkIndex: eth0.index, ip: ip('10.1.1.1') }), { code: 'ENOENT' });
     await assert.rejects(k.delAddr(eth0.index, { ip: ip('10.1.1.1'), prefix: 32 }), { code: 'EADDRNOTAVAIL' });
-    await assert.rejects(k.createVxlan({ name: 'big', vni: 2, port: 0, linkIndex: eth0.index, learning: false, gbp: false, mtu: 1480 }), { code: 'EINVAL' });
+    await assert.rejects(k.createLink({ kind: 'vxlan', name: 'big', vni: 2, port: 0, linkIndex: eth0.index, learning: false, gbp: false, mtu: 1480 }), { code: 'EINVAL' });
   });
 
   it('programs a peer: address, neighbour, fdb, onlink route', async () => {
@@ -79,7 +97,7 @@ describe('FakeKernel', () => {
     assert.equal((await k.listFdb(vx.index)).length, 0);
     assert.equal((await k.listNeighbors(vx.index, 4)).length, 0);
     assert.equal((await k.listRoutes(4, { linkIndex: vx.index })).length, 0);
-    assert.deepEqual(k.ops.slice(0, 3), ['createVxlan flannel.1 vni 1', 'addAddr 10.244.1.0/32 dev 3', 'setLinkUp flannel.1']);
+    assert.deepEqual(k.ops.slice(0, 3), ['createLink vxlan flannel.1 vni 1', 'addAddr 10.244.1.0/32 dev 3', 'setLinkUp flannel.1']);
   });
 
   it('requires a reachable gateway unless onlink', async () => {
@@ -91,9 +109,9 @@ describe('FakeKernel', () => {
   });
 
   it('finds the default route interface and answers route get', async () => {
-    assert.equal(await k.defaultRouteLink(4), undefined);
+    assert.equal(await defaultRouteLink(k, 4), undefined);
     await k.replaceRoute({ dst: Cidr.parse('0.0.0.0/0'), gateway: ip('192.0.2.1'), linkIndex: eth0.index });
-    assert.equal((await k.defaultRouteLink(4))?.name, 'eth0');
+    assert.equal((await defaultRouteLink(k, 4))?.name, 'eth0');
     assert.deepEqual(await k.routeGet(ip('198.51.100.7')), { linkIndex: eth0.index, src: ip('192.0.2.11'), gateway: ip('192.0.2.1') });
     await assert.rejects(k.routeGet(ip('fd00::1')), { code: 'ENETUNREACH' });
   });
@@ -109,7 +127,7 @@ describe('FakeKernel', () => {
   it('replaces addresses but leaves link-local ones alone', async () => {
     await k.addAddr(eth0.index, { ip: ip('fe80::1'), prefix: 64 });
     await k.addAddr(eth0.index, { ip: ip('fd00::5'), prefix: 64 });
-    const changes = await k.replaceAddrs(eth0.index, 6, [{ ip: ip('fd00::6'), prefix: 64 }]);
+    const changes = await replaceAddrs(k, eth0.index, 6, [{ ip: ip('fd00::6'), prefix: 64 }]);
     assert.deepEqual(changes.removed.map((a) => a.ip.toString()), ['fd00::5']);
     assert.deepEqual(changes.added.map((a) => a.ip.toString()), ['fd00::6']);
     assert.deepEqual((await k.listAddrs(eth0.index, 6)).map((a) => a.ip.toString()).sort(), ['fd00::6', 'fe80::1']);

@@ -5,6 +5,9 @@
  * kernel fails (same errno, same KernelError messages), emits notifications to subscribers, logs
  * every change in `ops`, and can be told to fail the next call of a method (`failNext`).
  *
+ * Besides the capabilities it offers what tests need to look and to break things: listRoutes,
+ * listNeighbors, listFdb (inspection) and setLinkDown (damage, as an operator would do by hand).
+ *
  * Modelled kernel behaviour (checked against 6.18): a route through a down link fails with
  * ENETDOWN; a gateway must be reachable through a connected route unless `onlink`; taking a link
  * down drops its routes; connected routes come with addresses on up links; deleting a missing
@@ -13,20 +16,19 @@
 import { KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { addrDesc, fdbDesc, linkDesc, neighborDesc, routeDesc } from './describe.ts';
-import { defaultRouteLink, replaceAddrs } from './derived-ops.ts';
 import { kernelError } from './errno.ts';
-import { MAIN_TABLE } from './kernel.ts';
+import type { Kernel, ListOptions, RouteListOptions } from './kernel.ts';
+import { MAIN_TABLE } from './types.ts';
 import type {
   Addr,
-  AddrChanges,
   AddrSpec,
   EventGroup,
   FdbEntry,
   FdbSpec,
-  Kernel,
   KernelEvent,
   Link,
   LinkRef,
+  LinkSpec,
   Mac,
   Neighbor,
   NeighborSpec,
@@ -35,10 +37,12 @@ import type {
   RouteMatch,
   RouteSpec,
   VxlanSpec,
-} from './kernel.ts';
+  WireguardLinkSpec,
+} from './types.ts';
 import { normalizeMac, randomMac } from './mac.ts';
 
-export type KernelMethod = Exclude<keyof Kernel, 'subscribe' | 'close'>;
+/** What failNext can make fail: every capability method, and the fake's own inspection helpers. */
+export type KernelMethod = Exclude<keyof Kernel, 'subscribe' | 'close'> | 'listRoutes' | 'listNeighbors' | 'listFdb' | 'setLinkDown';
 
 export interface FakeLinkSpec {
   name: string;
@@ -114,14 +118,34 @@ export class FakeKernel implements Kernel {
     return copyLink(this.links.get(index));
   }
 
-  async listLinks(): Promise<Link[]> {
+  async listLinks(options: ListOptions = {}): Promise<Link[]> {
     this.enter('listLinks', 'list', 'links');
+    options.signal?.throwIfAborted();
     return [...this.links.values()].map(cloneLink);
   }
 
-  async createVxlan(spec: VxlanSpec): Promise<Link> {
-    this.enter('createVxlan', 'create link', spec.name);
+  async createLink(spec: LinkSpec): Promise<Link> {
+    this.enter('createLink', 'create link', spec.name);
     if (this.findLink(spec.name)) throw kernelError('create link', spec.name, 'EEXIST');
+    switch (spec.kind) {
+      case 'vxlan':
+        return this.newVxlan(spec);
+      case 'wireguard':
+        return this.newWireguard(spec);
+    }
+  }
+
+  private newWireguard(spec: WireguardLinkSpec): Link {
+    if (spec.mtu !== undefined && (spec.mtu < 68 || spec.mtu > 65535)) throw kernelError('create link', spec.name, 'EINVAL');
+    // A WireGuard device is layer 3: no hardware address.
+    const link: Link = { index: this.nextIndex++, name: spec.name, kind: 'wireguard', mtu: spec.mtu ?? 1420, mac: '', up: false };
+    this.links.set(link.index, link);
+    this.record(`createLink wireguard ${spec.name}`);
+    this.emitLink('new', link);
+    return cloneLink(link);
+  }
+
+  private newVxlan(spec: VxlanSpec): Link {
     const lower = spec.linkIndex === undefined ? undefined : this.links.get(spec.linkIndex);
     if (spec.linkIndex !== undefined && !lower) throw kernelError('create link', spec.name, 'ENODEV');
     const maxMtu = lower ? lower.mtu - VXLAN_OVERHEAD : 65535;
@@ -143,7 +167,7 @@ export class FakeKernel implements Kernel {
       },
     };
     this.links.set(link.index, link);
-    this.record(`createVxlan ${spec.name} vni ${spec.vni}`);
+    this.record(`createLink vxlan ${spec.name} vni ${spec.vni}`);
     this.emitLink('new', link);
     return cloneLink(link);
   }
@@ -175,6 +199,7 @@ export class FakeKernel implements Kernel {
     this.emitLink('new', link);
   }
 
+  /** Not a capability (flanneld never takes a device down): damage for repair tests. */
   async setLinkDown(ref: LinkRef): Promise<void> {
     const link = this.mustLink('setLinkDown', 'set link down', ref);
     this.record(`setLinkDown ${link.name}`);
@@ -202,8 +227,9 @@ export class FakeKernel implements Kernel {
 
   // ---- addresses ----------------------------------------------------------------------------
 
-  async listAddrs(linkIndex?: number, family?: Family): Promise<Addr[]> {
+  async listAddrs(linkIndex?: number, family?: Family, options: ListOptions = {}): Promise<Addr[]> {
     this.enter('listAddrs', 'list', 'addresses');
+    options.signal?.throwIfAborted();
     return this.addrs.filter((a) => (linkIndex === undefined || a.linkIndex === linkIndex) && (!family || a.ip.family === family)).map((a) => ({ ...a }));
   }
 
@@ -229,21 +255,20 @@ export class FakeKernel implements Kernel {
     this.emit({ type: 'addr', action: 'del', addr: { ...found } });
   }
 
-  replaceAddrs(linkIndex: number, family: Family, wanted: readonly AddrSpec[]): Promise<AddrChanges> {
-    return replaceAddrs(this, linkIndex, family, wanted);
-  }
-
   // ---- routes -------------------------------------------------------------------------------
 
-  async listRoutes(family: Family, options: { table?: number; linkIndex?: number } = {}): Promise<Route[]> {
+  /** Inspection for tests; code under test lists through scanRoutes (ops.listRoutes). */
+  async listRoutes(family: Family, options: RouteListOptions = {}): Promise<Route[]> {
     this.enter('listRoutes', 'list', `IPv${family} routes`);
+    options.signal?.throwIfAborted();
     const table = options.table ?? MAIN_TABLE;
     return this.routes
       .filter((r) => r.dst.family === family && r.table === table && (options.linkIndex === undefined || r.linkIndex === options.linkIndex))
       .map((r) => ({ ...r }));
   }
 
-  async scanRoutes(family: Family, visit: (route: Route) => void, options: { table?: number; linkIndex?: number } = {}): Promise<void> {
+  async scanRoutes(family: Family, visit: (route: Route) => void, options: RouteListOptions = {}): Promise<void> {
+    this.enter('scanRoutes', 'list', `IPv${family} routes`);
     for (const r of await this.listRoutes(family, options)) visit(r);
   }
 
@@ -306,19 +331,18 @@ export class FakeKernel implements Kernel {
     return { linkIndex: best.linkIndex, ...(src ? { src } : {}), ...(best.gateway ? { gateway: best.gateway } : {}) };
   }
 
-  defaultRouteLink(family: Family): Promise<Link | undefined> {
-    return defaultRouteLink(this, family);
-  }
-
   // ---- neighbours ---------------------------------------------------------------------------
 
-  async listNeighbors(linkIndex: number, family: Family): Promise<Neighbor[]> {
+  /** Inspection for tests; code under test lists through scanNeighbors. */
+  async listNeighbors(linkIndex: number, family: Family, options: ListOptions = {}): Promise<Neighbor[]> {
     this.enter('listNeighbors', 'list', `IPv${family} neighbours`);
+    options.signal?.throwIfAborted();
     return this.neighbors.filter((n) => n.linkIndex === linkIndex && n.ip.family === family).map((n) => ({ ...n }));
   }
 
-  async scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void): Promise<void> {
-    for (const n of await this.listNeighbors(linkIndex, family)) visit(n);
+  async scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void, options: ListOptions = {}): Promise<void> {
+    this.enter('scanNeighbors', 'list', `IPv${family} neighbours`);
+    for (const n of await this.listNeighbors(linkIndex, family, options)) visit(n);
   }
 
   async replaceNeighbor(spec: NeighborSpec): Promise<void> {
@@ -345,13 +369,16 @@ export class FakeKernel implements Kernel {
 
   // ---- bridge FDB ---------------------------------------------------------------------------
 
-  async listFdb(linkIndex: number): Promise<FdbEntry[]> {
+  /** Inspection for tests; code under test lists through scanFdb. */
+  async listFdb(linkIndex: number, options: ListOptions = {}): Promise<FdbEntry[]> {
     this.enter('listFdb', 'list', 'fdb');
+    options.signal?.throwIfAborted();
     return this.fdb.filter((e) => e.linkIndex === linkIndex).map((e) => ({ ...e }));
   }
 
-  async scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void): Promise<void> {
-    for (const e of await this.listFdb(linkIndex)) visit(e);
+  async scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void, options: ListOptions = {}): Promise<void> {
+    this.enter('scanFdb', 'list', 'fdb');
+    for (const e of await this.listFdb(linkIndex, options)) visit(e);
   }
 
   async appendFdb(spec: FdbSpec): Promise<void> {

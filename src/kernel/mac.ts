@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors/index.ts';
-import type { Mac } from './kernel.ts';
+import type { Mac } from './types.ts';
 
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 

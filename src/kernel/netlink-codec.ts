@@ -8,7 +8,7 @@ import { describeError, KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { bytesToMac } from './mac.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, RTM_F_CLONED, RTNH_F_ONLINK } from './netlink-raw.ts';
-import type { Addr, EventGroup, FdbEntry, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec } from './kernel.ts';
+import type { Addr, EventGroup, FdbEntry, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec, LinkSpec } from './types.ts';
 
 export { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, afOf, RTNH_F_ONLINK } from './netlink-raw.ts';
 export const RT_TABLE_COMPAT = 252;
@@ -32,6 +32,20 @@ function enumNumber(mapping: Record<string, string | number>, value: string | nu
 // ---- links ----------------------------------------------------------------------------------
 
 /** IFLA_LINKINFO for a VXLAN device: {IFLA_INFO_KIND "vxlan", IFLA_INFO_DATA {IFLA_VXLAN_*}}. */
+/** IFLA_LINKINFO for a new device: its kind and, for kinds that have them, the kind's attributes. */
+export function encodeLinkinfo(spec: LinkSpec): Buffer {
+  switch (spec.kind) {
+    case 'vxlan':
+      return encodeVxlanLinkinfo(spec);
+    case 'wireguard': {
+      // WireGuard takes no IFLA_INFO_DATA: keys and peers are set over generic netlink.
+      const info = new AttrStream();
+      info.emit(ifla.formatInfo({ kind: 'wireguard' }));
+      return Buffer.concat(info.bufs);
+    }
+  }
+}
+
 export function encodeVxlanLinkinfo(spec: VxlanSpec): Buffer {
   const data: ifla.Vxlan = {
     id: spec.vni,

@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AttrStream, rt } from 'netlink';
+import { AttrStream, ifla, rt } from 'netlink';
 import { Cidr, IPAddress } from '../ip/index.ts';
-import type { FdbSpec, NeighborSpec, RouteSpec } from './kernel.ts';
+import type { FdbSpec, NeighborSpec, RouteSpec } from './types.ts';
 import { macToBytes } from './mac.ts';
 import { encodeFdbAppend, encodeNeighborReplace, encodeRouteReplace } from './netlink-encode.ts';
+import { encodeLinkinfo } from './netlink-codec.ts';
 
 // The reference: the same requests built the way the netlink package encodes them.
 function packageBytes(format: (out: AttrStream) => void): Uint8Array {
@@ -69,5 +70,20 @@ describe('netlink-encode: the same bytes as the netlink package', () => {
       { linkIndex: 8, mac: 'aa:bb:cc:dd:ee:ff', dst: ip('fd00::12') },
     ];
     for (const e of fdb) assert.deepEqual(encodeFdbAppend(e), new Uint8Array(packageFdb(e)));
+  });
+});
+
+describe('encodeLinkinfo', () => {
+  it('gives a WireGuard device its kind and nothing else (keys and peers go over generic netlink)', () => {
+    const bytes = encodeLinkinfo({ kind: 'wireguard', name: 'flannel-wg' });
+    // One attribute: IFLA_INFO_KIND (1), length 4 + "wireguard\0" = 14; no IFLA_INFO_DATA.
+    assert.deepEqual([...bytes], [14, 0, 1, 0, ...Buffer.from('wireguard\0')]);
+    assert.deepEqual(ifla.parseInfo(bytes), { kind: 'wireguard' });
+  });
+
+  it('gives a VXLAN device its kind and VXLAN attributes', () => {
+    const info = ifla.parseInfo(encodeLinkinfo({ kind: 'vxlan', name: 'flannel.1', vni: 7, port: 0, learning: false, gbp: false }));
+    assert.equal(info.kind, 'vxlan');
+    assert.equal(ifla.parseVxlan(info.data as Buffer).id, 7);
   });
 });

@@ -9,8 +9,8 @@
  * 4-byte-aligned TLVs; numbers in host byte order.
  */
 import { endianness } from 'node:os';
-import type { FdbSpec, Mac, NeighborSpec, RouteSpec } from './kernel.ts';
-import { MAIN_TABLE } from './kernel.ts';
+import type { FdbSpec, Mac, NeighborSpec, RouteSpec } from './types.ts';
+import { MAIN_TABLE } from './types.ts';
 import type { IPAddress } from '../ip/index.ts';
 import { writeMac } from './mac.ts';
 import { AF_BRIDGE, RT_TABLE_COMPAT, RTNH_F_ONLINK, afOf } from './netlink-codec.ts';

@@ -9,7 +9,7 @@
  */
 import { createRtNetlink } from 'netlink';
 import type { Logger } from '../log/index.ts';
-import type { EventGroup, KernelEvent } from './kernel.ts';
+import type { EventGroup, KernelEvent } from './types.ts';
 import { decodeEvent, multicastGroups } from './netlink-codec.ts';
 
 /** Notifications come in bursts (5000 routes replaced, a VXLAN device with 5000 peers deleted). */

@@ -7,30 +7,11 @@ import { FlagsNew, rt, type AttrStream, type ifla } from 'netlink';
 import { KernelError } from '../errors/index.ts';
 import type { Family, IPAddress } from '../ip/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
-import { defaultRouteLink, replaceAddrs } from './derived-ops.ts';
 import { addrDesc, fdbDesc, linkDesc, neighborDesc, routeDesc } from './describe.ts';
 import { isKernelErrno } from './errno.ts';
-import { MAIN_TABLE } from './kernel.ts';
-import type {
-  Addr,
-  AddrChanges,
-  AddrSpec,
-  EventGroup,
-  FdbEntry,
-  FdbSpec,
-  Kernel,
-  KernelEvent,
-  Link,
-  LinkRef,
-  Mac,
-  Neighbor,
-  NeighborSpec,
-  Route,
-  RouteLookup,
-  RouteMatch,
-  RouteSpec,
-  VxlanSpec,
-} from './kernel.ts';
+import type { Kernel, ListOptions, RouteListOptions } from './kernel.ts';
+import { MAIN_TABLE } from './types.ts';
+import type { Addr, AddrSpec, EventGroup, FdbEntry, FdbSpec, KernelEvent, Link, LinkRef, LinkSpec, Mac, Neighbor, NeighborSpec, Route, RouteLookup, RouteMatch, RouteSpec } from './types.ts';
 import { macToBytes } from './mac.ts';
 import {
   AF_BRIDGE,
@@ -39,7 +20,7 @@ import {
   afOf,
   decodeAddr,
   decodeLink,
-  encodeVxlanLinkinfo,
+  encodeLinkinfo,
   ipFromBytes,
 } from './netlink-codec.ts';
 import { subscribeNetlink } from './netlink-events.ts';
@@ -102,14 +83,17 @@ export class NetlinkKernel implements Kernel {
     }
   }
 
-  async listLinks(): Promise<Link[]> {
-    return defined(await this.io.dumpMessages('list', 'links', T.GETLINK, AF_UNSPEC, IFINFOMSG_BYTES, (p) => decodeLink(rt.parseLinkMessage(p))));
+  async listLinks(options: ListOptions = {}): Promise<Link[]> {
+    options.signal?.throwIfAborted();
+    const links = defined(await this.io.dumpMessages('list', 'links', T.GETLINK, AF_UNSPEC, IFINFOMSG_BYTES, (p) => decodeLink(rt.parseLinkMessage(p))));
+    options.signal?.throwIfAborted();
+    return links;
   }
 
-  async createVxlan(spec: VxlanSpec): Promise<Link> {
-    const attrs: ifla.LinkAttrs = { ifname: spec.name, linkinfo: encodeVxlanLinkinfo(spec) };
+  async createLink(spec: LinkSpec): Promise<Link> {
+    const attrs: ifla.LinkAttrs = { ifname: spec.name, linkinfo: encodeLinkinfo(spec) };
     if (spec.mtu) attrs.mtu = spec.mtu;
-    if (spec.mac) attrs.address = macToBytes(spec.mac);
+    if ('mac' in spec && spec.mac) attrs.address = macToBytes(spec.mac);
     await this.io.change('create link', spec.name, T.NEWLINK, CREATE_EXCL, linkMessage({ family: AF_UNSPEC }, attrs));
     const link = await this.getLink(spec.name);
     if (!link) throw new KernelError('ENODEV', `create link ${spec.name}: the link vanished right after it was created`);
@@ -122,10 +106,6 @@ export class NetlinkKernel implements Kernel {
 
   async setLinkUp(ref: LinkRef): Promise<void> {
     await this.setLink('set link up', linkDesc(ref), ref, { flags: { up: true }, change: { up: true } }, {});
-  }
-
-  async setLinkDown(ref: LinkRef): Promise<void> {
-    await this.setLink('set link down', linkDesc(ref), ref, { flags: {}, change: { up: true } }, {});
   }
 
   async setLinkMtu(ref: LinkRef, mtu: number): Promise<void> {
@@ -143,9 +123,11 @@ export class NetlinkKernel implements Kernel {
 
   // ---- addresses ----------------------------------------------------------------------------
 
-  async listAddrs(linkIndex?: number, family?: Family): Promise<Addr[]> {
+  async listAddrs(linkIndex?: number, family?: Family, options: ListOptions = {}): Promise<Addr[]> {
     const af = family ? afOf(family) : AF_UNSPEC;
+    options.signal?.throwIfAborted();
     const addrs = await this.io.dumpMessages('list', 'addresses', T.GETADDR, af, IFADDRMSG_BYTES, (p) => decodeAddr(rt.parseAddressMessage(p)));
+    options.signal?.throwIfAborted();
     return defined(addrs).filter((a) => (linkIndex === undefined || a.linkIndex === linkIndex) && (!family || a.ip.family === family));
   }
 
@@ -157,25 +139,24 @@ export class NetlinkKernel implements Kernel {
     await this.io.change('delete address', () => addrDesc(linkIndex, addr), T.DELADDR, 0, addrMessage(linkIndex, addr));
   }
 
-  replaceAddrs(linkIndex: number, family: Family, wanted: readonly AddrSpec[]): Promise<AddrChanges> {
-    return replaceAddrs(this, linkIndex, family, wanted);
-  }
-
   // ---- routes -------------------------------------------------------------------------------
 
-  async listRoutes(family: Family, options: { table?: number; linkIndex?: number } = {}): Promise<Route[]> {
-    const out: Route[] = [];
-    await this.scanRoutes(family, (r) => out.push(r), options);
-    return out;
+  scanRoutes(family: Family, visit: (route: Route) => void, options: RouteListOptions = {}): Promise<void> {
+    const filter = { table: options.table ?? MAIN_TABLE, ...(options.linkIndex !== undefined ? { linkIndex: options.linkIndex } : {}) };
+    return this.scan(options.signal, (live) =>
+      this.io.dump('list', `IPv${family} routes`, T.GETROUTE, afOf(family), RTMSG_BYTES, (type, buf, offset, len) => {
+        if (type !== T.NEWROUTE || !live()) return;
+        const r = decodeRouteAt(buf, offset, len, filter);
+        if (r) visit(r);
+      }),
+    );
   }
 
-  scanRoutes(family: Family, visit: (route: Route) => void, options: { table?: number; linkIndex?: number } = {}): Promise<void> {
-    const filter = { table: options.table ?? MAIN_TABLE, ...(options.linkIndex !== undefined ? { linkIndex: options.linkIndex } : {}) };
-    return this.io.dump('list', `IPv${family} routes`, T.GETROUTE, afOf(family), RTMSG_BYTES, (type, buf, offset, len) => {
-      if (type !== T.NEWROUTE) return;
-      const r = decodeRouteAt(buf, offset, len, filter);
-      if (r) visit(r);
-    });
+  /** Runs a dump whose visitor stops once `signal` aborts; rejects with the abort reason then. */
+  private async scan(signal: AbortSignal | undefined, dump: (live: () => boolean) => Promise<void>): Promise<void> {
+    signal?.throwIfAborted();
+    await dump(() => signal?.aborted !== true);
+    signal?.throwIfAborted();
   }
 
   async replaceRoute(spec: RouteSpec): Promise<void> {
@@ -208,24 +189,16 @@ export class NetlinkKernel implements Kernel {
     return { linkIndex: attrs.oif, ...(src ? { src } : {}), ...(gateway ? { gateway } : {}) };
   }
 
-  defaultRouteLink(family: Family): Promise<Link | undefined> {
-    return defaultRouteLink(this, family);
-  }
-
   // ---- neighbours ---------------------------------------------------------------------------
 
-  async listNeighbors(linkIndex: number, family: Family): Promise<Neighbor[]> {
-    const out: Neighbor[] = [];
-    await this.scanNeighbors(linkIndex, family, (n) => out.push(n));
-    return out;
-  }
-
-  scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void): Promise<void> {
-    return this.io.dump('list', `IPv${family} neighbours`, T.GETNEIGH, afOf(family), NDMSG_BYTES, (type, buf, offset, len) => {
-      if (type !== T.NEWNEIGH) return;
-      const n = decodeNeighborAt(buf, offset, len, linkIndex);
-      if (n && n.ip.family === family) visit(n);
-    });
+  scanNeighbors(linkIndex: number, family: Family, visit: (neighbor: Neighbor) => void, options: ListOptions = {}): Promise<void> {
+    return this.scan(options.signal, (live) =>
+      this.io.dump('list', `IPv${family} neighbours`, T.GETNEIGH, afOf(family), NDMSG_BYTES, (type, buf, offset, len) => {
+        if (type !== T.NEWNEIGH || !live()) return;
+        const n = decodeNeighborAt(buf, offset, len, linkIndex);
+        if (n && n.ip.family === family) visit(n);
+      }),
+    );
   }
 
   async replaceNeighbor(n: NeighborSpec): Promise<void> {
@@ -239,18 +212,14 @@ export class NetlinkKernel implements Kernel {
 
   // ---- bridge FDB ---------------------------------------------------------------------------
 
-  async listFdb(linkIndex: number): Promise<FdbEntry[]> {
-    const out: FdbEntry[] = [];
-    await this.scanFdb(linkIndex, (e) => out.push(e));
-    return out;
-  }
-
-  scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void): Promise<void> {
-    return this.io.dump('list', 'fdb', T.GETNEIGH, AF_BRIDGE, NDMSG_BYTES, (type, buf, offset, len) => {
-      if (type !== T.NEWNEIGH) return;
-      const e = decodeFdbAt(buf, offset, len, linkIndex);
-      if (e) visit(e);
-    });
+  scanFdb(linkIndex: number, visit: (entry: FdbEntry) => void, options: ListOptions = {}): Promise<void> {
+    return this.scan(options.signal, (live) =>
+      this.io.dump('list', 'fdb', T.GETNEIGH, AF_BRIDGE, NDMSG_BYTES, (type, buf, offset, len) => {
+        if (type !== T.NEWNEIGH || !live()) return;
+        const e = decodeFdbAt(buf, offset, len, linkIndex);
+        if (e) visit(e);
+      }),
+    );
   }
 
   async appendFdb(e: FdbSpec): Promise<void> {

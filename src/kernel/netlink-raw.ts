@@ -9,7 +9,7 @@
  */
 import { endianness } from 'node:os';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
-import type { FdbEntry, Neighbor, NeighborState, Route, RouteType } from './kernel.ts';
+import type { FdbEntry, Neighbor, NeighborState, Route, RouteType } from './types.ts';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;

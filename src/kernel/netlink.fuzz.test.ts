@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { fuzzParams, mutatedBytes, neverThrows, onlyFlannelErrors } from '../../test/harness/fuzz.ts';
-import type { EventGroup, FdbSpec, KernelEvent, NeighborSpec, Route, RouteSpec, VxlanSpec } from './kernel.ts';
+import type { EventGroup, FdbSpec, KernelEvent, NeighborSpec, Route, RouteSpec, VxlanSpec } from './types.ts';
 import { decodeEvent, decodeRoute, encodeVxlanLinkinfo } from './netlink-codec.ts';
 import { encodeFdbAppend, encodeNeighborReplace, encodeRouteReplace } from './netlink-encode.ts';
 import { decodeFdbAt, decodeNeighborAt, decodeRouteAt } from './netlink-raw.ts';

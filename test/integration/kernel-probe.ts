@@ -7,7 +7,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Cidr, IPAddress, type Family } from '../../src/ip/index.ts';
-import { createNetlinkKernel, type EventGroup, type Kernel, type NetlinkKernelOptions } from '../../src/kernel/index.ts';
+import { createNetlinkKernel, defaultRouteLink, listFdb, listNeighbors, listRoutes, type EventGroup, type Kernel, type NetlinkKernelOptions } from '../../src/kernel/index.ts';
 
 type Args = Record<string, unknown>;
 
@@ -67,7 +67,8 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     const linkIndex = opt(a, 'linkIndex', num);
     const mtu = opt(a, 'mtu', num);
     const mac = opt(a, 'mac', str);
-    return kernel.createVxlan({
+    return kernel.createLink({
+      kind: 'vxlan',
       name: str(a, 'name'),
       vni: num(a, 'vni'),
       port: num(a, 'port'),
@@ -81,21 +82,20 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   },
   deleteLink: (a) => kernel.deleteLink(linkRef(a)),
   setLinkUp: (a) => kernel.setLinkUp(linkRef(a)),
-  setLinkDown: (a) => kernel.setLinkDown(linkRef(a)),
   setLinkMtu: (a) => kernel.setLinkMtu(linkRef(a), num(a, 'mtu')),
   setLinkMac: (a) => kernel.setLinkMac(linkRef(a), str(a, 'mac')),
   listAddrs: (a) => kernel.listAddrs(opt(a, 'linkIndex', num), a.family === undefined ? undefined : family(a)),
   addAddr: (a) => kernel.addAddr(num(a, 'linkIndex'), { ip: ip(a, 'ip'), prefix: num(a, 'prefix') }),
   delAddr: (a) => kernel.delAddr(num(a, 'linkIndex'), { ip: ip(a, 'ip'), prefix: num(a, 'prefix') }),
-  listRoutes: (a) => kernel.listRoutes(family(a)),
+  listRoutes: (a) => listRoutes(kernel, family(a)),
   replaceRoute: (a) => kernel.replaceRoute(routeSpec(a)),
   deleteRoute: (a) => kernel.deleteRoute({ dst: cidr(a, 'dst') }),
   routeGet: (a) => kernel.routeGet(ip(a, 'ip')),
-  defaultRouteLink: (a) => kernel.defaultRouteLink(family(a)),
-  listNeighbors: (a) => kernel.listNeighbors(num(a, 'linkIndex'), family(a)),
+  defaultRouteLink: (a) => defaultRouteLink(kernel, family(a)),
+  listNeighbors: (a) => listNeighbors(kernel, num(a, 'linkIndex'), family(a)),
   replaceNeighbor: (a) => kernel.replaceNeighbor({ linkIndex: num(a, 'linkIndex'), ip: ip(a, 'ip'), mac: str(a, 'mac') }),
   deleteNeighbor: (a) => kernel.deleteNeighbor({ linkIndex: num(a, 'linkIndex'), ip: ip(a, 'ip') }),
-  listFdb: (a) => kernel.listFdb(num(a, 'linkIndex')),
+  listFdb: (a) => listFdb(kernel, num(a, 'linkIndex')),
   appendFdb: (a) => kernel.appendFdb(fdbSpec(a)),
   deleteFdb: (a) => kernel.deleteFdb(fdbSpec(a)),
   subscribe: async (a) => {

@@ -7,7 +7,7 @@
  */
 import type { NetworkConfig } from '../../config/index.ts';
 import type { Cidr, Family, IPAddress } from '../../ip/index.ts';
-import type { Kernel, KernelEvent } from '../../kernel/index.ts';
+import type { Addresses, Fdb, KernelEvent, Links, Neighbors, Routes } from '../../kernel/index.ts';
 import type { Lease } from '../../lease/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ExternalInterface } from '../backend.ts';
@@ -23,7 +23,7 @@ const RTPROT_KERNEL = 2;
 const ZERO_MAC = '00:00:00:00:00:00';
 
 export interface VxlanPlaneOptions {
-  readonly kernel: Kernel;
+  readonly kernel: Links & Addresses & Routes & Neighbors & Fdb;
   readonly log: Logger;
   readonly ext: ExternalInterface;
   readonly cfg: VxlanConfig;

@@ -5,7 +5,7 @@
  * tables (a changed MAC silently black-holes traffic to this node, ff#1330).
  */
 import type { Family, IPAddress } from '../../ip/index.ts';
-import { randomMac, type Kernel, type Link, type Mac, type VxlanInfo } from '../../kernel/index.ts';
+import { randomMac, type Link, type Links, type Mac, type VxlanInfo } from '../../kernel/index.ts';
 import type { Logger } from '../../log/index.ts';
 
 const KERNEL_DEFAULT_PORT = 8472;
@@ -53,7 +53,7 @@ export function incompatibilities(link: Link, spec: VxlanDeviceSpec): string[] {
  * its Kubernetes node annotation, so peers keep working after a reboot), else a random locally
  * administered one.
  */
-export async function ensureVxlanDevice(kernel: Kernel, spec: VxlanDeviceSpec, log: Logger, mac?: Mac, preferredMac?: Mac): Promise<EnsureResult> {
+export async function ensureVxlanDevice(kernel: Links, spec: VxlanDeviceSpec, log: Logger, mac?: Mac, preferredMac?: Mac): Promise<EnsureResult> {
   const existing = await kernel.getLink(spec.name);
   let keepMac = mac;
   if (existing) {
@@ -79,7 +79,8 @@ export async function ensureVxlanDevice(kernel: Kernel, spec: VxlanDeviceSpec, l
     keepMac = preferredMac;
     log.info(`creating ${spec.name} with the VtepMAC ${preferredMac} this node published before`);
   }
-  const link = await kernel.createVxlan({
+  const link = await kernel.createLink({
+    kind: 'vxlan',
     name: spec.name,
     vni: spec.vni,
     port: spec.port,

@@ -6,7 +6,7 @@
 import type { NetworkConfig } from '../../config/index.ts';
 import { BackendError } from '../../errors/index.ts';
 import type { Family } from '../../ip/index.ts';
-import type { AddrSpec, Kernel, Link, Mac } from '../../kernel/index.ts';
+import { replaceAddrs, type Addresses, type AddrSpec, type Link, type Links, type Mac } from '../../kernel/index.ts';
 import type { Lease } from '../../lease/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ExternalInterface } from '../backend.ts';
@@ -51,11 +51,11 @@ export function vtepAddress(lease: Lease, family: Family): AddrSpec {
 }
 
 /** Gives the device exactly its one address (a stale one from an earlier lease goes, ff#1850) and brings it up. */
-export async function configureVtep(kernel: Kernel, vtep: Vtep, link: Link, log: Logger): Promise<void> {
+export async function configureVtep(kernel: Addresses & Links, vtep: Vtep, link: Link, log: Logger): Promise<void> {
   const { name, family } = vtep.spec;
   if (vtep.address) {
     const want = vtep.address;
-    const changes = await kernel.replaceAddrs(link.index, family, [want]);
+    const changes = await replaceAddrs(kernel, link.index, family, [want]);
     const text = (a: AddrSpec): string => `${a.ip.toString()}/${a.prefix}`;
     if (changes.removed.length > 0) log.info(`replaced stale address ${changes.removed.map(text).join(', ')} on ${name} with ${text(want)}`);
     else if (changes.added.length > 0) log.info(`added address ${text(want)} to ${name}`);

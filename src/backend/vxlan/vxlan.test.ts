@@ -66,11 +66,11 @@ describe('vxlan registerNetwork', () => {
   it('keeps a compatible existing device and its MAC (no traffic blip)', async () => {
     const { h, stop } = await start({
       before: async (h) => {
-        await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450, mac: MAC_A });
+        await h.kernel.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450, mac: MAC_A });
         h.kernel.ops.length = 0;
       },
     });
-    assert.ok(!h.kernel.ops.some((op) => op.startsWith('createVxlan') || op.startsWith('deleteLink')), h.kernel.ops.join('\n'));
+    assert.ok(!h.kernel.ops.some((op) => op.startsWith('createLink') || op.startsWith('deleteLink')), h.kernel.ops.join('\n'));
     assert.equal((await h.kernel.getLink('flannel.1'))?.mac, MAC_A);
     assert.deepEqual(h.subnets.acquired[0]?.attrs.backendData, { VNI: 1, VtepMAC: MAC_A });
     await stop();
@@ -90,7 +90,7 @@ describe('vxlan registerNetwork', () => {
   it('keeps a live device MAC even when the published one differs', async () => {
     const { h, stop } = await start({
       before: async (h) => {
-        await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450, mac: MAC_A });
+        await h.kernel.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450, mac: MAC_A });
         Object.assign(h.subnets, { storedBackendData: async () => ({ v4: { VNI: 1, VtepMAC: MAC_B } }) });
       },
     });
@@ -101,11 +101,11 @@ describe('vxlan registerNetwork', () => {
   it('re-creates a device with other settings, keeping its MAC', async () => {
     const { h, stop } = await start({
       before: async (h) => {
-        await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 4789, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: true, gbp: false, mtu: 1450, mac: MAC_A });
+        await h.kernel.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 4789, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: true, gbp: false, mtu: 1450, mac: MAC_A });
         h.kernel.ops.length = 0;
       },
     });
-    assert.deepEqual(h.kernel.ops.slice(0, 2), ['deleteLink flannel.1', 'createVxlan flannel.1 vni 1']);
+    assert.deepEqual(h.kernel.ops.slice(0, 2), ['deleteLink flannel.1', 'createLink vxlan flannel.1 vni 1']);
     const dev = await h.kernel.getLink('flannel.1');
     assert.equal(dev?.mac, MAC_A);
     assert.equal(dev?.vxlan?.port, 8472);
@@ -118,7 +118,7 @@ describe('vxlan registerNetwork', () => {
   it('replaces a stale address from an earlier lease (ff#1850)', async () => {
     const { h, stop } = await start({
       before: async (h) => {
-        const dev = await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450 });
+        const dev = await h.kernel.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450 });
         await h.kernel.addAddr(dev.index, { ip: ip('10.244.9.0'), prefix: 32 });
       },
     });
@@ -234,7 +234,7 @@ describe('vxlan peers', () => {
     const { h, stop } = await start({
       peers: [p1],
       before: async (h) => {
-        const dev = await h.kernel.createVxlan({ name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450 });
+        const dev = await h.kernel.createLink({ kind: 'vxlan', name: 'flannel.1', vni: 1, port: 0, local: ip('192.0.2.1'), linkIndex: h.eth0.index, learning: false, gbp: false, mtu: 1450 });
         await h.kernel.setLinkUp(dev.index);
         await h.kernel.replaceNeighbor({ linkIndex: dev.index, ip: ip('10.244.7.0'), mac: MAC_B });
         await h.kernel.appendFdb({ linkIndex: dev.index, mac: MAC_B, dst: ip('198.51.100.7') });
