@@ -24,13 +24,12 @@ export interface ExternalInterface {
   readonly publicIPv6?: IPAddress;
 }
 
+/** What every backend gets from the daemon; a backend's own options go to its factory (daemon/compose.ts). */
 export interface BackendDeps {
   readonly subnets: SubnetManager;
   readonly kernel: Kernel;
   readonly extIface: ExternalInterface;
   readonly log: Logger;
-  /** Daemon-wide knobs a backend may honour. */
-  readonly options: { readonly disableTxChecksumOffload: boolean; readonly reconcileIntervalMs: number };
 }
 
 export interface Network {

@@ -69,12 +69,15 @@ export interface ReconcileTuning {
   readonly retryDelayMs?: number;
   /** Called after every pass. */
   readonly onPass?: (summary: PassSummary) => void;
+  /** Time between full passes that re-check every peer (default 10 s). */
+  readonly reconcileIntervalMs?: number;
 }
+
+export const DEFAULT_RECONCILE_INTERVAL_MS = 10_000;
 
 export interface ReconcilerOptions extends ReconcileTuning {
   readonly kernel: PeerKernel & KernelEvents;
   readonly log: Logger;
-  readonly reconcileIntervalMs: number;
 }
 
 interface PeerState {
@@ -109,6 +112,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class PeerReconciler {
   readonly #plane: DataPlane;
   readonly #o: ReconcilerOptions;
+  readonly #intervalMs: number;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerState>();
   readonly #owners = new Map<string, Owner>();
@@ -131,6 +135,7 @@ export class PeerReconciler {
   constructor(plane: DataPlane, options: ReconcilerOptions) {
     this.#plane = plane;
     this.#o = options;
+    this.#intervalMs = options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
     this.#log = options.log;
     this.#retryMs = options.retryDelayMs ?? 1000;
   }
@@ -146,7 +151,7 @@ export class PeerReconciler {
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     stop.signal.addEventListener('abort', () => this.#wake(), { once: true });
-    const interval = this.#o.reconcileIntervalMs;
+    const interval = this.#intervalMs;
     const periodic = interval > 0 ? setInterval(() => this.#requestFull(), Math.min(interval, MAX_TIMER_MS)) : undefined;
     const loop = this.#applyLoop(stop.signal);
     try {
@@ -193,7 +198,7 @@ export class PeerReconciler {
   #scheduleRetry(): void {
     if (this.#retryTimer || this.#stopped) return;
     const ms = this.#retryMs;
-    this.#retryMs = Math.min(ms * 2, Math.max(ms, this.#o.reconcileIntervalMs), MAX_TIMER_MS);
+    this.#retryMs = Math.min(ms * 2, Math.max(ms, this.#intervalMs), MAX_TIMER_MS);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#requestFull();

@@ -47,7 +47,7 @@ export function createRouteNetwork(o: RouteNetworkOptions): Network {
     lease,
     mtu: o.mtu,
     async run(signal) {
-      const reconciler = new PeerReconciler(plane, { ...o.tuning, kernel: deps.kernel, log: deps.log, reconcileIntervalMs: deps.options.reconcileIntervalMs });
+      const reconciler = new PeerReconciler(plane, { ...o.tuning, kernel: deps.kernel, log: deps.log });
       await reconciler.run(watchPeers(deps.subnets, lease, signal, deps.log), signal);
     },
   };

@@ -22,10 +22,23 @@ async function createSubnetManager(options: DaemonOptions, log: Logger): Promise
   return new EtcdSubnetManager({ ...options.etcd, endpoints: [...options.etcd.endpoints], log: log.forComponent('subnet:etcd') });
 }
 
-/** The one list of backends this build runs (flanneld and `flannel-ts config check` share it). */
-export function createBackends(afterPass?: (summary: PassSummary) => void): BackendRegistry {
-  const tuning = afterPass ? { onPass: afterPass } : {};
-  return createBackendRegistry([vxlan(tuning), hostGw(tuning), alloc()]);
+export interface BackendChoices {
+  /** Called after every reconcile pass (the heap release hooks in here). */
+  readonly afterPass?: (summary: PassSummary) => void;
+  readonly vxlanDisableTxChecksumOffload?: boolean;
+}
+
+/**
+ * The one list of backends this build runs (flanneld and `flannel-ts config check` share it),
+ * each given its own options.
+ */
+export function createBackends(choices: BackendChoices = {}): BackendRegistry {
+  const tuning = choices.afterPass ? { onPass: choices.afterPass } : {};
+  return createBackendRegistry([
+    vxlan({ ...tuning, disableTxChecksumOffload: choices.vxlanDisableTxChecksumOffload ?? false }),
+    hostGw(tuning),
+    alloc(),
+  ]);
 }
 
 export async function composeDaemon(options: DaemonOptions, log: Logger): Promise<DaemonDeps> {
@@ -36,7 +49,7 @@ export async function composeDaemon(options: DaemonOptions, log: Logger): Promis
     log,
     kernel,
     subnets: await createSubnetManager(options, log),
-    backends: createBackends(afterPass),
+    backends: createBackends({ afterPass, vxlanDisableTxChecksumOffload: options.vxlanDisableTxChecksumOffload }),
     resolveExternalInterface: () => resolveExternalInterface(kernel, options.interfaces, log),
     traffic: trafficRules(options, log),
   };

@@ -123,7 +123,6 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       kernel: deps.kernel,
       extIface,
       log: log.forComponent(`backend:${config.backend.type}`),
-      options: { disableTxChecksumOffload: options.vxlanDisableTxChecksumOffload, reconcileIntervalMs: 10_000 },
     });
     const hints = await readNodeHints(options.subnetFile, config, log);
 

@@ -14,7 +14,7 @@ import type { TrafficKind, TrafficManager } from './traffic-manager.ts';
 export type { TrafficKind, TrafficManager, TrafficNetworks, FamilyNetworks, FamilyKey, MasqOptions } from './traffic-manager.ts';
 export { runResyncLoop, DEFAULT_RESYNC_MS } from './resync-loop.ts';
 export { execRunner, netnsRunner, type RuleRunner, type RunResult, type RunOptions } from './runner.ts';
-export { recordingRunner, type RecordingRunner, type RecordedCall, type Responder } from './recording-runner.ts';
+export { recordingRunner, type RecordingRunner, type RecordedCall, type Responder } from '../exec/index.ts';
 
 export interface TrafficManagerOptions {
   kind: TrafficKind;

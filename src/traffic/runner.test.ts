@@ -3,25 +3,13 @@ import assert from 'node:assert/strict';
 import { TrafficError } from '../errors/index.ts';
 import { commandFailed, execRunner, runChecked } from './runner.ts';
 
-describe('execRunner', () => {
-  const runner = execRunner();
-
-  it('feeds stdin and collects stdout, stderr and the exit code', async () => {
-    const res = await runner.run('sh', ['-c', 'cat; echo oops >&2; exit 3'], { stdin: '*nat\nCOMMIT\n' });
-    assert.deepEqual(res, { stdout: '*nat\nCOMMIT\n', stderr: 'oops\n', code: 3 });
-  });
-
-  it('reports a missing command as code 127', async () => {
-    const res = await runner.run('flannel-ts-no-such-command', []);
-    assert.equal(res.code, 127);
-    await assert.rejects(runChecked(runner, 'flannel-ts-no-such-command', ['-w']), { code: 'E_TRAFFIC_NOT_FOUND' });
-  });
-
-  it('kills the command and rejects with an AbortError when aborted', async () => {
-    const ac = new AbortController();
-    const p = runner.run('sleep', ['10'], { signal: ac.signal });
-    setTimeout(() => ac.abort(), 20);
-    await assert.rejects(p, { name: 'AbortError' });
+describe('runChecked', () => {
+  it('turns a missing command into E_TRAFFIC_NOT_FOUND, naming what to install', async () => {
+    await assert.rejects(runChecked(execRunner(), 'flannel-ts-no-such-command', ['-w']), {
+      code: 'E_TRAFFIC_NOT_FOUND',
+      message: 'flannel-ts-no-such-command was not found (running "flannel-ts-no-such-command -w")',
+      hint: 'install flannel-ts-no-such-command (package iptables or nftables) or choose the other engine with EnableNFTables',
+    });
   });
 });
 

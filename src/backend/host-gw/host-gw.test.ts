@@ -7,7 +7,7 @@ async function start(o: Partial<HarnessOptions> & { backend?: Record<string, unk
   const config = o.config ?? networkConfig({ Type: 'host-gw', ...o.backend });
   const h = harness({ subnet: '10.244.1.0/24', ...o, config });
   await o.before?.(h);
-  return runNetwork(h, hostGw({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20 }).create(h.deps), config);
+  return runNetwork(h, hostGw({ onPass: (p) => h.onPass(p), repairDelayMs: 5, retryDelayMs: 20, reconcileIntervalMs: 60_000 }).create(h.deps), config);
 }
 
 const near = peer({ subnet: '10.244.2.0/24', publicIP: '192.0.2.12', backendType: 'host-gw' });

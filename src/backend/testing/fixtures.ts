@@ -100,8 +100,6 @@ export interface HarnessOptions {
   /** An IPv6 underlay address with prefix, for dual stack. */
   extAddr6?: string;
   extMtu?: number;
-  reconcileIntervalMs?: number;
-  disableTxChecksumOffload?: boolean;
   kernel?: FakeKernel;
 }
 
@@ -131,7 +129,6 @@ export function harness(o: HarnessOptions): Harness {
     kernel,
     extIface: ext,
     log,
-    options: { disableTxChecksumOffload: o.disableTxChecksumOffload ?? false, reconcileIntervalMs: o.reconcileIntervalMs ?? 60_000 },
   };
   return {
     kernel,

@@ -14,7 +14,8 @@ import { decodeVxlanData, encodeVxlanData } from './backend-data.ts';
 import { parseVxlanConfig } from './config.ts';
 import { VxlanDataPlane } from './data-plane.ts';
 import { ensureVxlanDevice } from './device.ts';
-import { disableTxChecksumOffload, execRunner, type CommandRunner } from './offload.ts';
+import { execRunner, type CommandRunner } from '../../exec/index.ts';
+import { disableTxChecksumOffload } from './offload.ts';
 import { configureVtep, vtepAddress, vtepSpecs, type Vtep } from './vtep.ts';
 
 export { parseVxlanConfig, type VxlanConfig } from './config.ts';
@@ -25,6 +26,8 @@ function ignoreMissingLink(err: unknown): void {
 export { decodeVxlanData, encodeVxlanData, type VxlanLeaseData } from './backend-data.ts';
 
 export interface VxlanInit extends ReconcileTuning {
+  /** Turn TX checksum offload off on the VTEPs (--vxlan-disable-tx-checksum-offload; see offload.ts). */
+  readonly disableTxChecksumOffload?: boolean;
   /** Runs ethtool (tests pass a recorder). */
   readonly runCommand?: CommandRunner;
 }
@@ -33,7 +36,7 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
   return {
     type: 'vxlan',
     checkConfig: (raw) => parseVxlanConfig(raw),
-    create: ({ subnets, kernel, extIface, log, options }) => ({
+    create: ({ subnets, kernel, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseVxlanConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
@@ -43,7 +46,7 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
             hint: `set Backend.MTU to at most ${extIface.mtu} (it is meant for paths narrower than the interface, e.g. VPNs), or leave it out`,
           });
         }
-        const onCreated = options.disableTxChecksumOffload ? (dev: string) => disableTxChecksumOffload(dev, init.runCommand ?? execRunner, log) : undefined;
+        const onCreated = init.disableTxChecksumOffload ? (dev: string) => disableTxChecksumOffload(dev, init.runCommand ?? execRunner(), log) : undefined;
 
         const stored = await subnets.storedBackendData?.(signal);
         const storedMac = (family: 4 | 6): string | undefined => {
@@ -85,8 +88,8 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
           // Dual stack: one pod MTU must fit both tunnels.
           mtu: Math.min(...vteps.map((v) => v.spec.mtu)),
           async run(runSignal) {
-            const { runCommand: _run, ...tuning } = init;
-            const reconciler = new PeerReconciler(plane, { ...tuning, kernel, log, reconcileIntervalMs: options.reconcileIntervalMs });
+            const { runCommand: _run, disableTxChecksumOffload: _off, ...tuning } = init;
+            const reconciler = new PeerReconciler(plane, { ...tuning, kernel, log });
             await reconciler.run(watchPeers(subnets, lease, runSignal, log), runSignal);
           },
         };

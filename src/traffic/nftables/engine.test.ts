@@ -5,7 +5,7 @@ import { Cidr } from '../../ip/index.ts';
 import { createMemoryLogger } from '../../log/index.ts';
 import { TrafficError } from '../../errors/index.ts';
 import { createTrafficManager } from '../index.ts';
-import { recordingRunner, type RecordedCall } from '../recording-runner.ts';
+import { recordingRunner, type RecordedCall } from '../../exec/index.ts';
 
 const load = (name: string): string => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 const never = new AbortController().signal;

@@ -1,9 +1,9 @@
 /**
- * @module traffic/recording-runner
- * A RuleRunner that runs nothing: it records each call and answers from a responder, so tests
+ * @module exec/recording-runner
+ * A CommandRunner that runs nothing: it records each call and answers from a responder, so tests
  * can assert the exact scripts an engine would feed to iptables-restore or nft.
  */
-import type { RuleRunner, RunOptions, RunResult } from './runner.ts';
+import type { CommandRunner, RunOptions, RunResult } from './runner.ts';
 
 export interface RecordedCall {
   command: string;
@@ -14,7 +14,7 @@ export interface RecordedCall {
 /** Answers a call; returning undefined means success with empty output. */
 export type Responder = (call: RecordedCall) => Partial<RunResult> | undefined;
 
-export interface RecordingRunner extends RuleRunner {
+export interface RecordingRunner extends CommandRunner {
   readonly calls: RecordedCall[];
   /** The calls as `command arg arg` lines, for compact assertions. */
   lines(): string[];
