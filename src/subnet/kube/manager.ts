@@ -121,7 +121,13 @@ export class KubeSubnetManager implements SubnetManager {
     const readConfig = (): Promise<NetworkConfig> => this.getNetworkConfig(all);
     const ctx = this.#ctx;
     return (async function* () {
-      const config = await readConfig();
+      let config: NetworkConfig;
+      try {
+        config = await readConfig();
+      } catch (err) {
+        if (all.aborted) return; // a watch ends quietly when its signal aborts, as the etcd one does
+        throw err;
+      }
       yield* watchLeases(ctx, familiesOf(config), all);
     })();
   }

@@ -393,8 +393,10 @@ export function subnetManagerContract(name: string, options: SubnetManagerContra
 
       const aborted = new AbortController();
       aborted.abort();
-      const early = new WatchReader(a.manager, deadlineMs, aborted.signal);
-      assert.equal(await early.next('a watch started aborted to end'), undefined, 'a watch started with an aborted signal yields nothing');
+      for (const [manager, which] of [[a.manager, 'after acquiring'], [h.manager(nodeName(2)), 'on a manager that has read nothing yet']] as const) {
+        const early = new WatchReader(manager, deadlineMs, aborted.signal);
+        assert.equal(await early.next('a watch started aborted to end'), undefined, `a watch started with an aborted signal yields nothing (${which})`);
+      }
     });
 
     it('close() ends open watches and may be called again', async (t) => {
