@@ -158,6 +158,8 @@ describe("etcd acquire: the node's own entries", () => {
     const lease = await m.acquireLease({ config, attrs: attrs(1), signal: signal() });
     assert.equal(lease.subnet?.toString(), '10.5.1.0/24');
     assert.deepEqual(etcd.keys(S), [`${S}10.5.1.0-24`, `${S}10.9.2.0-24`]);
+    assert.ok(!etcd.leaseIds().includes(grant.id), `the old key's etcd lease ${grant.id} was not revoked: ${etcd.leaseIds().join(', ')}`);
+    assert.equal(etcd.leaseIds().length, 1, 'only the new lease\'s etcd lease is left');
     assert.deepEqual(msgs('info'), [`deleted this node's old lease ${S}10.9.1.0-24: it is outside the configured network`, 'acquired new subnet 10.5.1.0/24']);
     assert.deepEqual(msgs('warn'), [`reservation ${S}10.9.2.0-24 carries this node's public IP but it is outside the configured network; leaving it alone`]);
   });

@@ -92,6 +92,8 @@ async function tryAcquire(ctx: ManagerContext, { config, attrs, hints, hostNetwo
       log.warn(`reservation ${e.kv.key} carries this node's public IP but ${why}; leaving it alone`, { key: e.kv.key });
     } else if (await registry.deleteIf(e.kv.key, { modRevision: e.kv.modRevision }, signal)) {
       (clash ? log.warn : log.info).call(log, `deleted this node's old lease ${e.kv.key}: ${why}`, { key: e.kv.key });
+      // Its etcd lease held only this key: without the revoke it would linger, keyless, for a day.
+      await revokeQuietly(ctx, e.kv.leaseId);
       dropped.add(e.kv.key);
     }
   }
