@@ -13,6 +13,7 @@ import { loadKubeConfig } from './kubeconfig.ts';
 import { LeaseFeed } from './lease-feed.ts';
 import { flannelIsUp, kubeTime } from './network-ready.ts';
 import { NodeLeaseCache } from './node-cache.ts';
+import { createMemoryLogger } from '../../log/index.ts';
 import { nodeToLease, podCidrsOf } from './node-lease.ts';
 import { eventQueueDepth, nodeIdentity } from './options.ts';
 import { parseNode } from './schema.ts';
@@ -83,6 +84,22 @@ describe('kube nodes as leases', () => {
     assert.deepEqual(cache.apply({ type: 'DELETED', node: node({ name: 'a' }) }).map((e) => `${e.type} ${e.lease.subnet}`), ['removed 10.244.7.0/24']);
     assert.deepEqual(cache.apply({ type: 'DELETED', node: node({ name: 'zz' }) }), []);
     assert.equal(cache.leases().length, 0);
+  });
+
+  it('warns once when a peer becomes unreadable, but only informs about a node not yet a peer', () => {
+    const log = createMemoryLogger();
+    const cache = new NodeLeaseCache(names, { v4: true, v6: false }, log);
+    cache.reset([node({ name: 'a', podCIDRs: ['10.244.1.0/24'], annotations: upstream('192.168.1.1') }), node({ name: 'b', podCIDRs: ['10.244.2.0/24'], annotations: { ...upstream('192.168.1.2'), [`${P}/backend-data`]: '{' } })]);
+    const garbled = node({ name: 'a', resourceVersion: '2', podCIDRs: ['10.244.1.0/24'], annotations: { ...upstream('192.168.1.1'), [`${P}/backend-data`]: '{' } });
+    assert.deepEqual(cache.apply({ type: 'MODIFIED', node: garbled }).map((e) => `${e.type} ${e.lease.subnet}`), ['removed 10.244.1.0/24']);
+    cache.apply({ type: 'MODIFIED', node: garbled });
+    assert.deepEqual(
+      log.lines.map((l) => `${l.level} ${l.msg}`),
+      [
+        `info node b is not a peer (yet): it ${P}/backend-data is not JSON (Expected property name or '}' in JSON at position 1)`,
+        `warn node a is no longer a usable peer: it ${P}/backend-data is not JSON (Expected property name or '}' in JSON at position 1); its routes are removed until it is readable again`,
+      ],
+    );
   });
 });
 

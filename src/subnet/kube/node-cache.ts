@@ -28,7 +28,8 @@ export class NodeLeaseCache {
     return [...this.#leases.values()];
   }
 
-  #toLease(node: NodeView): Lease | undefined {
+  /** `wasPeer`: the node was a peer until now, so becoming unreadable cuts it off (a warning, not news). */
+  #toLease(node: NodeView, wasPeer: boolean): Lease | undefined {
     const r = nodeToLease(node, this.#names, this.#families);
     if ('lease' in r) return r.lease;
     if (r.problem) {
@@ -36,7 +37,8 @@ export class NodeLeaseCache {
       if (!this.#warned.has(id)) {
         this.#warned.add(id);
         if (this.#warned.size > 10_000) this.#warned.clear();
-        this.#log.info(`node ${node.name} is not a peer (yet): it ${r.problem}`, { node: node.name });
+        if (wasPeer) this.#log.warn(`node ${node.name} is no longer a usable peer: it ${r.problem}; its routes are removed until it is readable again`, { node: node.name });
+        else this.#log.info(`node ${node.name} is not a peer (yet): it ${r.problem}`, { node: node.name });
       }
     }
     return undefined;
@@ -44,9 +46,10 @@ export class NodeLeaseCache {
 
   /** Replaces everything with a fresh list. */
   reset(nodes: readonly NodeView[]): void {
+    const before = new Set(this.#leases.keys());
     this.#leases.clear();
     for (const node of nodes) {
-      const lease = this.#toLease(node);
+      const lease = this.#toLease(node, before.has(node.name));
       if (lease) this.#leases.set(node.name, lease);
     }
   }
@@ -55,7 +58,7 @@ export class NodeLeaseCache {
     if (ev.type === 'BOOKMARK') return [];
     const name = ev.node.name;
     const old = this.#leases.get(name);
-    const next = ev.type === 'DELETED' ? undefined : this.#toLease(ev.node);
+    const next = ev.type === 'DELETED' ? undefined : this.#toLease(ev.node, old !== undefined);
     const out: LeaseEvent[] = [];
     if (old && (!next || leaseId(old) !== leaseId(next))) out.push({ type: 'removed', lease: old });
     if (next) {
