@@ -16,13 +16,15 @@ export interface SubnetPool {
 }
 
 export interface BackendSection {
-  /** Lower-cased backend type, e.g. "vxlan", "host-gw". */
+  /** Lower-cased backend type, e.g. "vxlan", "host-gw"; whether this build runs it is the backend registry's to say. */
   readonly type: string;
   /** The whole `Backend` object as given; each backend validates its own keys. */
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
 export interface NetworkConfig {
+  /** Where the configuration came from, for messages ("etcd key /coreos.com/network/config"). */
+  readonly source?: string;
   readonly enableIPv4: boolean;
   readonly enableIPv6: boolean;
   readonly enableNFTables: boolean;
@@ -33,6 +35,4 @@ export interface NetworkConfig {
   readonly warnings: readonly string[];
 }
 
-/** Backend types flannel knows about; which ones this build can run is the backend registry's business. */
-export const KNOWN_BACKEND_TYPES = ['vxlan', 'host-gw', 'wireguard', 'udp', 'ipip', 'alloc'] as const;
 export const DEFAULT_BACKEND_TYPE = 'vxlan';

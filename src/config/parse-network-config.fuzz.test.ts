@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import { ConfigError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { deepJsonText, fuzzParams, mutated, onlyFlannelErrors, repeated } from '../../test/harness/fuzz.ts';
-import { KNOWN_BACKEND_TYPES, type SubnetPool } from './network-config.ts';
+import type { SubnetPool } from './network-config.ts';
+
+/** Backend types upstream knows (the parser takes any string; the backend registry says which run). */
+const BACKEND_TYPES = ['vxlan', 'host-gw', 'wireguard', 'udp', 'ipip', 'extension', 'alloc'];
 import { parseNetworkConfig } from './parse-network-config.ts';
 
 // ---- a model of a valid net-conf.json ------------------------------------------------------
@@ -74,7 +77,7 @@ const model: fc.Arbitrary<Model> = fc
     families: fc.constantFrom('v4', 'v6', 'dual'),
     explicit: fc.boolean(),
     enableNFTables: fc.option(fc.boolean(), { nil: undefined }),
-    backendType: fc.option(fc.constantFrom(...KNOWN_BACKEND_TYPES).chain((t) => fc.mixedCase(fc.constant(t))), { nil: undefined }),
+    backendType: fc.option(fc.constantFrom(...BACKEND_TYPES).chain((t) => fc.mixedCase(fc.constant(t))), { nil: undefined }),
     caseSeed: fc.nat(),
   })
   .map((m) => {
@@ -179,7 +182,7 @@ describe('fuzz: net-conf.json', () => {
         assert.equal(c.v6 !== undefined, c.enableIPv6);
         checkInvariants(c.v4, 4);
         checkInvariants(c.v6, 6);
-        assert.ok((KNOWN_BACKEND_TYPES as readonly string[]).includes(c.backend.type));
+        assert.ok(BACKEND_TYPES.includes(c.backend.type), c.backend.type);
       }),
       fuzzParams(),
     );

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ConfigError, shortJson } from '../errors/index.ts';
 import { Cidr, IPAddress, familyBits, type Family } from '../ip/index.ts';
-import { DEFAULT_BACKEND_TYPE, KNOWN_BACKEND_TYPES, type NetworkConfig, type SubnetPool } from './network-config.ts';
+import { DEFAULT_BACKEND_TYPE, type NetworkConfig, type SubnetPool } from './network-config.ts';
 
 const CANONICAL_KEYS = [
   'Network',
@@ -71,7 +71,7 @@ const expected: Record<string, string> = {
   object: 'an object',
 };
 
-function normaliseKeys(obj: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
+function normaliseKeys(obj: Record<string, unknown>, warnings: string[], source: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const canon = CANONICAL_KEYS.find((c) => c.toLowerCase() === k.toLowerCase());
@@ -80,7 +80,7 @@ function normaliseKeys(obj: Record<string, unknown>, warnings: string[]): Record
       continue;
     }
     if (canon !== k) warnings.push(`key "${k}" is read as "${canon}"`);
-    if (canon in out) fail('', `key "${canon}" is given twice (as "${k}" too)`);
+    if (canon in out) fail(source, `key "${canon}" is given twice (as "${k}" too)`);
     out[canon] = v;
   }
   return out;
@@ -98,7 +98,7 @@ export function parseNetworkConfig(text: string, options: ParseOptions = {}): Ne
     fail(source, `must be a JSON object such as {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}, not ${describeType(json)}`);
   }
   const warnings: string[] = [];
-  const normalised = normaliseKeys(json as Record<string, unknown>, warnings);
+  const normalised = normaliseKeys(json as Record<string, unknown>, warnings, source);
   const parsed = RawSchema.safeParse(normalised);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -143,10 +143,8 @@ function validate(raw: Raw, source: string, warnings: string[]): NetworkConfig {
     fail(source, `Backend.Type must be a string such as "vxlan", got ${describeType(typeValue)}`);
   }
   const type = (typeValue ?? DEFAULT_BACKEND_TYPE).toLowerCase();
-  if (!(KNOWN_BACKEND_TYPES as readonly string[]).includes(type)) {
-    fail(source, `Backend.Type "${typeValue}" is not a known backend type (known: ${KNOWN_BACKEND_TYPES.join(', ')})`);
-  }
   return {
+    source,
     enableIPv4,
     enableIPv6,
     enableNFTables: raw.EnableNFTables ?? false,
@@ -215,7 +213,8 @@ function buildPool(
   const [lenKey, lenValue] = f.len;
   let subnetLen: number;
   if (lenValue !== undefined && lenValue !== 0) {
-    if (lenValue > maxLen || lenValue < 1) fail(source, `${lenKey} ${lenValue} is out of range: it must be at most ${maxLen} (a node needs room for a gateway and the tunnel address)`);
+    if (lenValue < 1) fail(source, `${lenKey} ${lenValue} is out of range: it must be between 1 and ${maxLen} (0 or leaving it out: the default)`);
+    if (lenValue > maxLen) fail(source, `${lenKey} ${lenValue} is out of range: it must be at most ${maxLen} (a node needs room for a gateway and the tunnel address)`);
     if (lenValue < network.prefix + 2) {
       fail(source, `${lenKey} ${lenValue} is too short for ${netKey} ${network.toString()}: it must be at least ${network.prefix + 2} so the network holds at least four subnets`);
     }
@@ -228,8 +227,14 @@ function buildPool(
   const count = 1n << BigInt(subnetLen - network.prefix);
   const bound = ([key, text]: Field<string>, fallback: bigint): Cidr => {
     if (text === undefined || text === '') return network.subnetAt(subnetLen, fallback);
-    const ip = IPAddress.tryParse(text.includes('/') ? text.slice(0, text.indexOf('/')) : text);
+    const slash = text.indexOf('/');
+    const ip = IPAddress.tryParse(slash >= 0 ? text.slice(0, slash) : text);
     if (!ip || ip.family !== family) fail(source, `${key} "${text}" is not an ${ipv} address`);
+    if (slash >= 0) {
+      // Upstream wants a plain address; a prefix is accepted only when it says the same as SubnetLen.
+      if (text.slice(slash + 1) !== String(subnetLen)) fail(source, `${key} "${text}" has a prefix length that is not ${lenKey} ${subnetLen}: write the plain address, e.g. "${ip.toString()}"`);
+      warnings.push(`${key} "${text}" is read as the address ${ip.toString()} (upstream flannel wants a plain address)`);
+    }
     if (!network.contains(ip)) fail(source, `${key} ${text} is outside ${netKey} ${network.toString()}`);
     const block = Cidr.of(ip, subnetLen);
     if (!block.ip.equals(ip)) fail(source, `${key} ${text} is not on a /${subnetLen} boundary (${lenKey}); did you mean ${block.ip.toString()}?`);

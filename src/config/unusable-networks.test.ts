@@ -52,3 +52,15 @@ describe('networks where LANs commonly sit are accepted with a warning', () => {
     assert.match(parseNetworkConfig('{"Network":"172.16.0.0/12"}').warnings[0] ?? '', /^Network 172\.16\.0\.0\/12 overlaps 172\.17\.0\.0\/16, Docker's default bridge network \(docker0\)/);
   });
 });
+
+describe('SubnetMin and SubnetMax in CIDR form', () => {
+  it('are read as their address when the prefix length is SubnetLen, with a warning', () => {
+    const c = parseNetworkConfig('{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0/24","SubnetMax":"10.244.9.0/24"}', { source: 'net-conf.json' });
+    assert.equal(c.v4?.subnetMin.toString(), '10.244.1.0/24');
+    assert.equal(c.v4?.subnetMax.toString(), '10.244.9.0/24');
+    assert.deepEqual(c.warnings, [
+      'SubnetMin "10.244.1.0/24" is read as the address 10.244.1.0 (upstream flannel wants a plain address)',
+      'SubnetMax "10.244.9.0/24" is read as the address 10.244.9.0 (upstream flannel wants a plain address)',
+    ]);
+  });
+});

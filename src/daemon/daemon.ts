@@ -98,8 +98,8 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     });
     for (const w of config.warnings) log.warn(`network config: ${w}`);
     // The Backend section is checked before anything is written (a bad key must change nothing).
-    const factory = deps.backends.get(config.backend.type);
-    factory.checkConfig(config.backend.raw);
+    const factory = fromSource(config, () => deps.backends.get(config.backend.type));
+    fromSource(config, () => factory.checkConfig(config.backend.raw));
     if (config.enableIPv4 && !extIface.publicIP) {
       throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv4 is enabled but interface ${extIface.name} has no IPv4 address and --public-ip is not set`, { hint: 'give the interface an IPv4 address, pass --public-ip, or set "EnableIPv4": false' });
     }
@@ -235,4 +235,14 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       await done.catch(() => undefined);
     },
   };
+}
+
+/** Runs a check of the Backend section, naming where the configuration came from in its error, as the parser does. */
+function fromSource<T>(config: NetworkConfig, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof ConfigError) || !config.source) throw err;
+    throw new ConfigError(err.code, `${config.source}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+  }
 }

@@ -133,7 +133,7 @@ function describePool(pool: SubnetPool, v6: boolean): string {
   const k = v6 ? 'IPv6' : '';
   return (
     `${v6 ? 'IPv6Network' : 'Network'} ${pool.network.toString()} with ${k}SubnetLen ${pool.subnetLen} ` +
-    `(${poolSize(pool)} subnets from ${k}SubnetMin ${pool.subnetMin.ip.toString()} to ${k}SubnetMax ${pool.subnetMax.ip.toString()})`
+    `(${poolSize(pool)} subnet${poolSize(pool) === 1n ? '' : 's'} from ${k}SubnetMin ${pool.subnetMin.ip.toString()} to ${k}SubnetMax ${pool.subnetMax.ip.toString()})`
   );
 }
 

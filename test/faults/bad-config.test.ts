@@ -88,7 +88,7 @@ const fromNetconf = (c: BadCase): StartCase => ({
 const fromBackend = (c: BadCase): StartCase => ({
   name: `backend: ${c.name}`,
   netconf: c.netconf ?? '',
-  error: () => `flanneld: error: ${c.error}`,
+  error: (p) => `flanneld: error: etcd key ${p}/config: ${c.error}`,
   hint: () => `flanneld: hint: ${c.hint ?? BACKEND_HINT}`,
 });
 
@@ -103,7 +103,7 @@ const UNDERLAY_CASES: StartCase[] = [
     name: 'underlay: SubnetMin = SubnetMax = the node\'s own network',
     netconf: JSON.stringify({ Network: '192.168.48.0/22', SubnetMin: '192.168.50.0', SubnetMax: '192.168.50.0', Backend: { Type: 'vxlan' } }),
     error: () =>
-      'flanneld: error: no free subnet left in Network 192.168.48.0/22 with SubnetLen 24 (1 subnets from SubnetMin 192.168.50.0 to SubnetMax 192.168.50.0); 0 leases exist; subnets overlapping this node\'s own networks (192.168.50.0/24 on eth0) are never leased',
+      'flanneld: error: no free subnet left in Network 192.168.48.0/22 with SubnetLen 24 (1 subnet from SubnetMin 192.168.50.0 to SubnetMax 192.168.50.0); 0 leases exist; subnets overlapping this node\'s own networks (192.168.50.0/24 on eth0) are never leased',
     hint: poolHint,
     warns: [EXT_OVERLAP('192.168.48.0/22')],
   },
@@ -154,7 +154,7 @@ const NETCONF_SELECTION = [
   'IPv6SubnetMin outside',
   'IPv6SubnetMax outside',
   'Backend not an object',
-  'unknown backend type',
+  'backend type not a string',
 ];
 const netconfCases = ALL ? BAD_NETCONFS : NETCONF_SELECTION.map((n) => byName(BAD_NETCONFS, n));
 const START_CASES: StartCase[] = [...netconfCases.map(fromNetconf), ...BAD_BACKENDS.map(fromBackend), ...UNDERLAY_CASES];
@@ -228,7 +228,7 @@ const RUNNING_BAD: BadCase[] = [
   byName(BAD_BACKENDS, 'vxlan VNI not a number'),
   byName(BAD_BACKENDS, 'vxlan Port out of range'),
   byName(BAD_NETCONFS, 'SubnetLen 31'),
-  byName(BAD_NETCONFS, 'unknown backend type'),
+  byName(BAD_BACKENDS, 'unknown backend type'),
   byName(BAD_NETCONFS, 'EnableIPv6 without IPv6Network'),
   byName(BAD_BACKENDS, 'backend type not in this build'),
   byName(BAD_NETCONFS, 'missing Network'),

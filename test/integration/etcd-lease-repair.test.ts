@@ -45,7 +45,7 @@ describe('EtcdSubnetManager: the node\'s own networks and repairs of its lease',
     await assert.rejects(m.acquireLease({ config, attrs: attrs('192.168.50.11'), hostNetworks: eth0, signal: AbortSignal.timeout(10_000) }), {
       code: 'E_POOL_EXHAUSTED',
       message:
-        'no free subnet left in Network 192.168.48.0/22 with SubnetLen 24 (1 subnets from SubnetMin 192.168.50.0 to SubnetMax 192.168.50.0); 0 leases exist; subnets overlapping this node\'s own networks (192.168.50.0/24 on eth0) are never leased',
+        'no free subnet left in Network 192.168.48.0/22 with SubnetLen 24 (1 subnet from SubnetMin 192.168.50.0 to SubnetMax 192.168.50.0); 0 leases exist; subnets overlapping this node\'s own networks (192.168.50.0/24 on eth0) are never leased',
     });
     const wide = conf({ Network: '192.168.48.0/22' });
     for (let i = 0; i < 2; i++) {
