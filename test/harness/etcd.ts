@@ -3,6 +3,12 @@
  * free ports, healthy before it is handed out. etcd runs under a small shell guard that reads
  * our stdin: when this process dies for any reason (even SIGKILL) the pipe closes and the guard
  * kills etcd, so no etcd outlives the test run.
+ *
+ * Everything here has to hold on a loaded 2-core CI machine (load average 16 and more): start-up
+ * waits up to a minute for etcd to answer a health check, etcdctl gets generous dial and command
+ * timeouts, and a transient failure (deadline exceeded, connection refused, no leader yet) is
+ * retried with backoff before the call fails. A final failure names every attempt and ends with
+ * etcd's own log tail.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +38,7 @@ export interface StartEtcdOptions {
   netns?: string;
   /** Address to listen on; default 127.0.0.1. */
   host?: string;
-  /** Give up when not healthy within this many ms (default 20000). */
+  /** Give up when not healthy within this many ms (default 60000). */
   startTimeoutMs?: number;
   /** Serve clients over TLS with a throwaway CA, requiring a client certificate signed by it. */
   tls?: boolean;
@@ -71,8 +77,8 @@ export interface EtcdHandle {
   logTail(): string;
   /** Client certificate, key and CA when started with `tls`. */
   readonly tls: EtcdTLSFiles | undefined;
-  /** etcdctl against this etcd (its netns, TLS files and root login applied). */
-  ctl(args: string[], options?: { input?: string; user?: string }): Promise<string>;
+  /** etcdctl against this etcd (its netns, TLS files and root login applied; retried like etcdctl()). */
+  ctl(args: string[], options?: { input?: string; user?: string; timeoutMs?: number; attempts?: number }): Promise<string>;
 }
 
 // $1 is a file to write etcd's PID to, the rest etcd and its flags; fd 3 keeps our stdin so the
@@ -156,30 +162,138 @@ function withNetns(netns: string | undefined, cmd: string, args: string[]): [str
 export interface EtcdctlOptions {
   netns?: string;
   input?: string;
+  /** Kill one etcdctl run after this many ms (default 45000: its dial and command timeouts plus room to start). */
   timeoutMs?: number;
+  /** etcdctl's --command-timeout in seconds (default 20). */
+  commandTimeoutS?: number;
+  /** etcdctl's --dial-timeout in seconds (default 10). */
+  dialTimeoutS?: number;
+  /** Runs in all, counting the first, while failures are transient (default 4; 1: no retry). */
+  attempts?: number;
   tls?: EtcdTLSFiles;
   /** "name:password" */
   user?: string;
 }
 
-/** Runs etcdctl (API v3) against `endpoint`; resolves with stdout, rejects with stderr. */
+/** Log tails of the etcds started here, by client URL, for failure messages of etcdctl(). */
+const logTails = new Map<string, () => string>();
+
+/**
+ * Failures that say etcd did not answer in time or not yet (a busy machine, etcd still starting
+ * or electing itself), as opposed to an answer such as "key not found" or "permission denied".
+ */
+const TRANSIENT = /context deadline exceeded|DeadlineExceeded|deadline-exceeded|connection refused|connect: connection reset|transport is closing|error reading from server|etcdserver: (request timed out|leader changed|too many requests|no leader)|Unavailable|TransientFailure|killed by the harness after/i;
+
+/**
+ * Whether a transient failure of `args` may be retried: reads and plain writes can run twice with
+ * the same result; commands whose second run would answer differently (`del` counts what it
+ * deleted, `lease grant` makes a new lease, `txn` compares) are retried only when etcd was not
+ * reached at all (connection refused), so a retry never hides or fakes a result.
+ */
+function retrySafe(args: readonly string[]): boolean {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const [cmd, sub] = words;
+  switch (cmd) {
+    case 'get':
+    case 'put':
+    case 'endpoint':
+    case 'member':
+    case 'version':
+    case 'check':
+      return true;
+    case 'lease':
+      return sub === 'list' || sub === 'timetolive' || sub === 'keep-alive';
+    case 'user':
+    case 'role':
+      // Creating a user or role twice is answered "already exists", which withAlreadyDone() accepts.
+      return sub !== 'delete' && sub !== 'revoke' && sub !== 'revoke-permission' && sub !== 'passwd';
+    case 'auth':
+      return sub === 'enable' || sub === 'status';
+    default:
+      return false;
+  }
+}
+
+/** After an attempt that may have been applied, "already exists" from a retried add means it was. */
+function alreadyDone(args: readonly string[], stderr: string): boolean {
+  const words = args.filter((a) => !a.startsWith('-'));
+  return (words[0] === 'user' || words[0] === 'role') && words[1] === 'add' && /already exists/.test(stderr);
+}
+
+interface RunResult {
+  ok: boolean;
+  stdout: string;
+  error: string;
+}
+
+/**
+ * etcdctl's stderr in short: its "Error: ..." lines, with the distinct `error` fields of the JSON
+ * warnings its gRPC client logs before them (those say why: refused, no connection, timeout).
+ */
+function summariseStderr(stderr: string): string {
+  const errors: string[] = [];
+  const causes = new Set<string>();
+  for (const line of stderr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    if (line.startsWith('{')) {
+      try {
+        const cause = (JSON.parse(line) as { error?: unknown }).error;
+        if (typeof cause === 'string') causes.add(cause);
+      } catch {
+        errors.push(line);
+      }
+    } else if (!errors.includes(line)) errors.push(line);
+  }
+  const why = [...causes].join('; ');
+  return [errors.join(' ') || '(no message)', why ? `(${why})` : ''].filter(Boolean).join(' ');
+}
+
+function runEtcdctlOnce(cmd: string, argv: string[], input: string | undefined, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, argv, { env: { ...process.env, ETCDCTL_API: '3' }, timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (!err) return resolve({ ok: true, stdout, error: '' });
+      const killed = err.killed || err.signal === 'SIGTERM' ? ` (killed by the harness after ${timeoutMs} ms)` : '';
+      resolve({ ok: false, stdout, error: `${stderr.trim() ? summariseStderr(stderr) : err.message}${killed}` });
+    });
+    // A child that dies before reading its input must not crash the test process with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    if (input !== undefined) child.stdin?.end(input);
+    else child.stdin?.end();
+  });
+}
+
+/**
+ * Runs etcdctl (API v3) against `endpoint`; resolves with stdout, rejects with stderr. Transient
+ * failures are retried (see retrySafe) with backoff 0.5, 1, 2 s; the final error lists each
+ * attempt and, for an etcd started by this harness, ends with etcd's log tail.
+ */
 export async function etcdctl(endpoint: string, args: string[], options: EtcdctlOptions = {}): Promise<string> {
-  const flags = [`--endpoints=${endpoint}`, '--command-timeout=3s'];
+  const commandS = options.commandTimeoutS ?? 20;
+  const dialS = options.dialTimeoutS ?? 10;
+  const flags = [`--endpoints=${endpoint}`, `--command-timeout=${commandS}s`, `--dial-timeout=${dialS}s`];
   if (options.tls) flags.push(`--cacert=${options.tls.caFile}`, `--cert=${options.tls.certFile}`, `--key=${options.tls.keyFile}`);
   if (options.user) flags.push(`--user=${options.user}`);
   const [cmd, argv] = withNetns(options.netns, ETCDCTL_BIN, [...flags, ...args]);
-  return await new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      argv,
-      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: options.timeoutMs ?? 10_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`etcdctl ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { cause: err }));
-        else resolve(stdout);
-      },
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
-  });
+  const timeoutMs = options.timeoutMs ?? (commandS + dialS + 15) * 1000;
+  const attempts = Math.max(1, options.attempts ?? 4);
+  const safe = retrySafe(args);
+  const errors: string[] = [];
+  let mayHaveApplied = false;
+  for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    const r = await runEtcdctlOnce(cmd, argv, options.input, timeoutMs);
+    if (r.ok) return r.stdout;
+    if (mayHaveApplied && alreadyDone(args, r.error)) return r.stdout;
+    errors.push(`attempt ${attempt} after ${Date.now() - started} ms: ${r.error}`);
+    const transient = TRANSIENT.test(r.error);
+    // No connection was ever made: nothing reached etcd, any command may run again.
+    const refused = /connection refused|all SubConns are in TransientFailure/i.test(r.error);
+    if (attempt >= attempts || !transient || !(safe || refused)) break;
+    mayHaveApplied ||= !refused;
+    await delay(Math.min(500 * 2 ** (attempt - 1), 2000));
+  }
+  const tail = logTails.get(endpoint)?.().trim().slice(-1500);
+  const detail = errors.length === 1 ? (errors[0] ?? '').replace(/^attempt 1 after \d+ ms: /, '') : errors.join('; ');
+  throw new Error(`etcdctl ${args.join(' ')} failed: ${detail}${tail ? `\netcd's log tail:\n${tail}` : ''}`);
 }
 
 /** A throwaway CA with a server certificate for `host` and a client certificate, in `dir`. */
@@ -213,7 +327,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
   sweepOrphans();
   const host = options.host ?? '127.0.0.1';
   const netns = options.netns;
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const dir = mkdtempSync(join(tmpdir(), TMP_PREFIX));
   writeFileSync(join(dir, 'owner'), String(process.pid));
   const dataDir = join(dir, 'data');
@@ -227,6 +341,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
   let paused = false;
 
   const discard = (): void => {
+    logTails.delete(clientURL());
     live.delete(entry);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -241,13 +356,17 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
   const url = (port: number, tls = false): string => `${tls ? 'https' : 'http'}://${bracketed}:${port}`;
   const clientURL = (): string => url(clientPort, certs !== undefined);
   let rootUser: string | undefined;
-  const ctl = (args: string[], o: { input?: string; user?: string; timeoutMs?: number } = {}): Promise<string> =>
+  type CtlOptions = { input?: string; user?: string; timeoutMs?: number; attempts?: number; commandTimeoutS?: number; dialTimeoutS?: number };
+  const ctl = (args: string[], o: CtlOptions = {}): Promise<string> =>
     etcdctl(clientURL(), args, {
       ...(netns ? { netns } : {}),
       ...(certs ? { tls: certs.client } : {}),
       ...(o.user ?? rootUser ? { user: o.user ?? rootUser } : {}),
       ...(o.input !== undefined ? { input: o.input } : {}),
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+      ...(o.commandTimeoutS !== undefined ? { commandTimeoutS: o.commandTimeoutS } : {}),
+      ...(o.dialTimeoutS !== undefined ? { dialTimeoutS: o.dialTimeoutS } : {}),
     });
 
   const launch = (): void => {
@@ -267,6 +386,9 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
       `--initial-cluster=flt=${peer}`,
       '--logger=zap',
       '--log-level=warn',
+      // Test passwords need no strength; bcrypt's default cost makes every authenticated etcdctl
+      // call spend ~100 ms of CPU in etcd (seconds on a loaded machine).
+      '--bcrypt-cost=4',
     ];
     rmSync(pidFile, { force: true });
     paused = false;
@@ -282,22 +404,27 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
   };
 
   const waitHealthy = async (): Promise<void> => {
-    const deadline = Date.now() + startTimeoutMs;
+    const started = Date.now();
+    const deadline = started + startTimeoutMs;
     const child = entry.child;
     let last = '';
+    let probes = 0;
     while (Date.now() < deadline) {
       if (!child || child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`etcd exited during start-up: ${tail.slice(-1500)}`);
+        throw new Error(`etcd exited during start-up (${child?.signalCode ?? `exit code ${child?.exitCode}`}): ${tail.slice(-1500)}`);
       }
+      // One probe at a time, each bounded by what is left of the deadline; the loop is the retry.
+      const leftS = Math.max(1, Math.floor((deadline - Date.now()) / 1000));
+      probes++;
       try {
-        await ctl(['endpoint', 'health'], { timeoutMs: 3000 });
+        await ctl(['endpoint', 'health'], { attempts: 1, commandTimeoutS: Math.min(10, leftS), dialTimeoutS: Math.min(5, leftS), timeoutMs: Math.min(30_000, leftS * 1000 + 5000) });
         return;
       } catch (err) {
-        last = (err as Error).message;
+        last = (err as Error).message.replace(/\netcd's log tail:[\s\S]*$/, '');
       }
-      await delay(100);
+      await delay(Math.min(100 * probes, 1000));
     }
-    throw new Error(`etcd not healthy after ${startTimeoutMs} ms (${last}): ${tail.slice(-1500)}`);
+    throw new Error(`etcd not healthy after ${Date.now() - started} ms (${probes} health checks; last: ${last}); etcd's log tail:\n${tail.slice(-1500)}`);
   };
 
   const running = (): boolean => {
@@ -367,6 +494,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdHan
       rmSync(dataDir, { recursive: true, force: true });
     }
   }
+  logTails.set(clientURL(), () => tail);
 
   if (options.rootPassword !== undefined) {
     try {
