@@ -21,8 +21,10 @@ describe('wireguard config', () => {
   });
 
   const bad: Array<[string, Record<string, unknown>, string]> = [
-    ['PSK not base64', { PSK: 'not a key' }, 'Backend.PSK must be a 32-byte key in base64 (44 characters ending in "="), as printed by "wg genpsk", got string "not a key"'],
-    ['PSK too short', { PSK: 'AAAA' }, 'Backend.PSK must be a 32-byte key in base64 (44 characters ending in "="), as printed by "wg genpsk", got string "AAAA"'],
+    ['PSK not base64', { PSK: 'not a key' }, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "not a key", which is not base64'],
+    ['PSK too short', { PSK: 'AAAA' }, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "AAAA", which is base64 of 3 bytes'],
+    ['PSK a number', { PSK: 42 }, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got a number'],
+    ['PSK one character off', { PSK: 'kY7tS4wLq2gDqNZpYf0mM1G1q9cQm3uJ0b8Wm5zXo2F=' }, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "kY7tS4..." (44 characters), which is not canonical base64 (`wg` rejects it too)'],
     ['port zero', { ListenPort: 0 }, 'Backend.ListenPort must be a UDP port number from 1 to 65535, got number 0'],
     ['port too big', { ListenPortV6: 70000 }, 'Backend.ListenPortV6 must be a UDP port number from 1 to 65535, got number 70000'],
     ['port as string', { ListenPort: '51820' }, 'Backend.ListenPort must be a UDP port number from 1 to 65535, got string "51820"'],

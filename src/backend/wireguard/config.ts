@@ -12,6 +12,7 @@
  * Plus this implementation's own `Implementation` (`auto`, `kernel`, `userspace`), see index.ts.
  */
 import { z } from 'zod';
+import { parsePresharedKey, ZERO_KEY } from '../../wireguard/keys.ts';
 import { parseBackendKeys, rule } from '../backend-config.ts';
 
 export type WireguardMode = 'separate' | 'auto' | 'ipv4' | 'ipv6';
@@ -34,11 +35,11 @@ export const DEFAULT_LISTEN_PORT_V6 = 51821;
 /** The smallest underlay MTU that leaves the device the IPv4 minimum of 68 (IPv6 wants 1280 of the device). */
 const MIN_MTU = 68 + WIREGUARD_OVERHEAD;
 
-const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s) && Buffer.from(s, 'base64').length === 32);
 const port = z.number().int().min(1).max(65535);
 
 const RULES = {
-  PSK: rule(base64Key, 'a 32-byte key in base64 (44 characters ending in "="), as printed by "wg genpsk"'),
+  // Checked by parsePresharedKey, whose message never prints a (maybe secret) key whole.
+  PSK: rule(z.unknown(), 'a pre-shared key'),
   ListenPort: rule(port, 'a UDP port number from 1 to 65535'),
   ListenPortV6: rule(port, 'a UDP port number from 1 to 65535'),
   PersistentKeepaliveInterval: rule(z.number().int().min(0).max(65535), 'a whole number of seconds from 0 (off) to 65535'),
@@ -49,9 +50,10 @@ const RULES = {
 
 export function parseWireguardConfig(raw: Readonly<Record<string, unknown>>): { config: WireguardConfig; warnings: string[] } {
   const { values: v, warnings } = parseBackendKeys(raw, 'wireguard', RULES);
-  if (v.PSK !== undefined && v.PSK === 'A'.repeat(43) + '=') warnings.push('Backend.PSK is all zero bits: that is no pre-shared key at all; generate one with "wg genpsk"');
+  const psk = v.PSK === undefined ? undefined : parsePresharedKey(v.PSK, 'Backend.PSK');
+  if (psk === ZERO_KEY) warnings.push('Backend.PSK is all zero bits: that is no pre-shared key at all; generate one with "wg genpsk"');
   const config: WireguardConfig = {
-    ...(v.PSK !== undefined ? { psk: v.PSK } : {}),
+    ...(psk !== undefined ? { psk } : {}),
     listenPort: v.ListenPort ?? DEFAULT_LISTEN_PORT,
     listenPortV6: v.ListenPortV6 ?? DEFAULT_LISTEN_PORT_V6,
     persistentKeepaliveInterval: v.PersistentKeepaliveInterval ?? 0,
