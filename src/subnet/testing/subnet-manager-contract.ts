@@ -197,9 +197,11 @@ export function subnetManagerContract(name: string, options: SubnetManagerContra
 
     it('getNetworkConfig returns the parsed configuration', async (t) => {
       const h = await harness(t);
-      const { warnings: _got, ...got } = await h.manager('node1').getNetworkConfig(signal());
-      const { warnings: _want, ...want } = parseNetworkConfig(CONTRACT_NET_CONF);
+      // Where the text came from (an etcd key, a file) is each datastore's own; the rest is not.
+      const { warnings: _got, source, ...got } = await h.manager('node1').getNetworkConfig(signal());
+      const { warnings: _want, source: _wantSource, ...want } = parseNetworkConfig(CONTRACT_NET_CONF);
       assert.deepEqual(got, want);
+      assert.ok(typeof source === 'string' && source.length > 0, `source names where the configuration came from, got ${String(source)}`);
       assert.equal(got.v4?.network.toString(), CONTRACT_NETWORK);
       assert.equal(got.backend.type, 'vxlan');
     });
