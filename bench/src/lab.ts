@@ -14,13 +14,14 @@ export const wallNow = (): number => performance.timeOrigin + performance.now();
 /**
  * Starts flanneld on `node` with `argv` (node binary, flags, entry) and the cluster's flags; the
  * previous log is kept as flanneld-<label>.log so each run's log starts empty. Returns the pid
- * (`ip netns exec` execs, so it is flanneld's own) and the wall-clock start time.
+ * (the node's wrapper execs, so it is flanneld's own) and the wall-clock start time.
  */
 export function startFlanneld(cluster: Cluster, node: LabNode, argv: readonly string[], extraArgs: readonly string[] = []): { pid: number; startedAt: number } {
   if (existsSync(node.logFile)) renameSync(node.logFile, join(node.dir, `flanneld-${Date.now()}.log`));
   const fd = openSync(node.logFile, 'a');
   const startedAt = wallNow();
-  const child = spawn('ip', ['netns', 'exec', node.ns, ...argv, ...cluster.flanneldArgs(node), ...extraArgs], { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT });
+  const { command: [cmd = 'ip', ...args], env } = cluster.flanneldSpawn(node, argv, extraArgs);
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT, env });
   closeSync(fd);
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start flanneld on ${node.name}`);

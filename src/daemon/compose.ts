@@ -2,7 +2,7 @@
  * @module daemon/compose
  * The one place that picks implementations: kernel, subnet manager, backends, traffic rules.
  */
-import { alloc, createBackendRegistry, hostGw, vxlan, type BackendRegistry, type PassSummary } from '../backend/index.ts';
+import { alloc, createBackendRegistry, hostGw, vxlan, wireguard, type BackendRegistry, type PassSummary } from '../backend/index.ts';
 import type { DaemonOptions } from '../config/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -37,6 +37,7 @@ export function createBackends(choices: BackendChoices = {}): BackendRegistry {
   return createBackendRegistry([
     vxlan({ ...tuning, disableTxChecksumOffload: choices.vxlanDisableTxChecksumOffload ?? false }),
     hostGw(tuning),
+    wireguard(),
     alloc(),
   ]);
 }

@@ -47,6 +47,7 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
+/** Failures a retry cannot mend: the pool is full, this machine cannot run the backend (a missing kernel module or program), the lease went to another node. */
 const FATAL_CODES = new Set(['E_POOL_EXHAUSTED', 'E_BACKEND_UNAVAILABLE', E_LEASE_LOST]);
 
 function isFatal(err: unknown): boolean {
@@ -243,6 +244,6 @@ function fromSource<T>(config: NetworkConfig, check: () => T): T {
     return check();
   } catch (err) {
     if (!(err instanceof ConfigError) || !config.source) throw err;
-    throw new ConfigError(err.code, `${config.source}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+    throw new ConfigError(err.code, `${config.source}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err, explainsCause: true });
   }
 }

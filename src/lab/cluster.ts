@@ -4,6 +4,8 @@
  *   <prefix>-sw   the "switch": bridge br0 (192.168.50.1/24, the underlay gateway)
  *   <prefix>-cp   the control plane: etcd on 192.168.50.2:2379
  *   <prefix>-nN   node N: eth0 = 192.168.50.(10+N)/24, default route via the switch, flanneld
+ * A node is a machine of its own (Machine): its processes see <stateDir>/nodeN/run as /run, so
+ * flanneld writes /run/flannel/subnet.env (and /run/flannel/wgkey, /var/run/wireguard/...) per node.
  * Processes are detached (they outlive `lab up`); everything is recorded in <stateDir>/lab.json
  * so `down` cleans up even after a crash. The root namespace is never changed.
  */
@@ -12,7 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLabEtcd, labEtcdctl } from './etcd.ts';
-import { Netns, attachToSwitch, createSwitch, killProcessesIn, sh } from './netns.ts';
+import { Machine, Netns, attachToSwitch, createSwitch, killProcessesIn, sh } from './netns.ts';
 
 export const UNDERLAY = { prefix: 24, gateway: '192.168.50.1', etcd: '192.168.50.2', node: (i: number) => `192.168.50.${10 + i}` };
 export const ETCD_PREFIX = '/coreos.com/network';
@@ -35,8 +37,21 @@ export interface LabNode {
   readonly ns: string;
   readonly underlayIP: string;
   readonly dir: string;
+  /** The node's /run, seen from outside. */
+  readonly runDir: string;
+  /** Its /run/flannel/subnet.env, seen from outside. */
   readonly subnetFile: string;
   readonly logFile: string;
+}
+
+/** The node's own /run path flanneld writes its subnet.env to (upstream's default). */
+export const NODE_SUBNET_FILE = '/run/flannel/subnet.env';
+/** Set in flanneld's environment: the lab it belongs to (how `findStateDir` finds a lab's state). */
+const LAB_ENV = 'FLANNEL_TS_LAB_STATE_DIR';
+
+/** Runs commands on a lab node: in its network namespace with its own /run. */
+export function nodeMachine(node: LabNode): Machine {
+  return new Machine(node.ns, node.runDir);
 }
 
 interface State {
@@ -68,7 +83,8 @@ export class Cluster {
     this.nodes = Array.from({ length: spec.nodes }, (_, k) => {
       const index = k + 1;
       const dir = join(spec.stateDir, `node${index}`);
-      return { index, name: `node${index}`, ns: `${spec.prefix}-n${index}`, underlayIP: UNDERLAY.node(index), dir, subnetFile: join(dir, 'subnet.env'), logFile: join(dir, 'flanneld.log') };
+      const runDir = join(dir, 'run');
+      return { index, name: `node${index}`, ns: `${spec.prefix}-n${index}`, underlayIP: UNDERLAY.node(index), dir, runDir, subnetFile: join(runDir, 'flannel', 'subnet.env'), logFile: join(dir, 'flanneld.log') };
     });
   }
 
@@ -137,12 +153,13 @@ export class Cluster {
     return labEtcdctl(from, this.etcdEndpoints.join(','), args);
   }
 
-  flanneldArgs(node: LabNode): string[] {
+  /** The same for every node: each sees its own /run. */
+  flanneldArgs(): string[] {
     return [
       `--etcd-endpoints=${this.etcdEndpoints.join(',')}`,
       `--etcd-prefix=${ETCD_PREFIX}`,
       '--iface=eth0',
-      `--subnet-file=${node.subnetFile}`,
+      `--subnet-file=${NODE_SUBNET_FILE}`,
       `--ip-masq=${this.spec.ipMasq}`,
       '--healthz-ip=127.0.0.1',
       '--healthz-port=10256',
@@ -152,10 +169,16 @@ export class Cluster {
     ];
   }
 
+  /** How flanneld is started on `node` (with `argv` as the program, default ours): on the node's machine, marked as this lab's. */
+  flanneldSpawn(node: LabNode, argv: readonly string[] = programArgv('flanneld'), extraArgs: readonly string[] = []): { command: string[]; env: NodeJS.ProcessEnv } {
+    const [cmd = process.execPath, ...args] = argv;
+    return { command: nodeMachine(node).argv(cmd, [...args, ...this.flanneldArgs(), ...extraArgs]), env: { ...process.env, [LAB_ENV]: this.spec.stateDir } };
+  }
+
   startFlanneld(node: LabNode): number {
     const fd = openSync(node.logFile, 'a');
-    const argv = programArgv('flanneld');
-    const child = spawn('ip', ['netns', 'exec', node.ns, ...argv, ...this.flanneldArgs(node)], { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT });
+    const { command: [cmd = 'ip', ...args], env } = this.flanneldSpawn(node);
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT, env });
     closeSync(fd);
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start flanneld on ${node.name}`);
@@ -240,8 +263,8 @@ export class Cluster {
   }
 
   /**
-   * Where a running lab keeps its state, read from its processes' command lines (flanneld's
-   * --subnet-file, etcd's --data-dir): for a lab built with another --state-dir than the one asked.
+   * Where a running lab keeps its state, read from its processes (flanneld's environment, etcd's
+   * --data-dir): for a lab built with another --state-dir than the one asked.
    */
   static findStateDir(prefix: string): string | undefined {
     for (const ns of labNamespaces(prefix)) {
@@ -253,14 +276,16 @@ export class Cluster {
       }
       for (const pid of pids) {
         let argv: string[];
+        let env: string[];
         try {
           argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
         } catch {
           continue;
         }
-        const subnetFile = argv.find((a) => a.startsWith('--subnet-file='))?.slice('--subnet-file='.length);
+        const marked = env.find((e) => e.startsWith(`${LAB_ENV}=`))?.slice(LAB_ENV.length + 1);
         const dataDir = argv[argv.indexOf('--data-dir') + 1];
-        const candidate = subnetFile ? dirname(dirname(subnetFile)) : argv.includes('--data-dir') && dataDir ? dirname(dataDir) : undefined;
+        const candidate = marked || (argv.includes('--data-dir') && dataDir ? dirname(dataDir) : undefined);
         if (candidate && existsSync(join(candidate, 'lab.json'))) return candidate;
       }
     }

@@ -13,7 +13,7 @@ const PODS: HintFacts['pods'] = [
   { name: 'node1-pod1', node: 'node1', ip: '10.244.25.2' },
   { name: 'node2-pod1', node: 'node2', ip: '10.244.16.2' },
 ];
-const base: HintFacts = { backend: 'vxlan', directRouting: false, nftables: false, externalEtcd: [], etcdPrefix: '/coreos.com/network', nodes: NODES, pods: PODS };
+const base: HintFacts = { backend: 'vxlan', directRouting: false, nftables: false, network: '10.244.0.0/16', externalEtcd: [], etcdPrefix: '/coreos.com/network', nodes: NODES, pods: PODS };
 const CLI = 'node dist/cli/flannel-ts.js';
 const commands = (name: string, f: HintFacts, stateDir = `/run/flannel-ts/lab/${name}`): string[] => labHints({ cli: CLI, name, stateDir }, f).map((h) => h.command);
 
@@ -39,7 +39,7 @@ describe('lab hints', () => {
       `${CLI} lab exec node1 -- ip neigh show dev flannel.1`,
       `${CLI} lab exec node1 -- iptables -t nat -S FLANNEL-POSTRTG`,
       `${CLI} lab exec node1 -- iptables -S FLANNEL-FWD`,
-      `${CLI} lab exec node1 -- cat /run/flannel-ts/lab/lab/node1/subnet.env`,
+      `${CLI} lab exec node1 -- cat /run/flannel/subnet.env`,
       `${CLI} lab exec node1-pod1 -- ping -c 3 10.244.16.2`,
       `${CLI} lab exec node1 -- conntrack -L`,
       `${CLI} lab exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
@@ -58,7 +58,7 @@ describe('lab hints', () => {
       [
         `${CLI} lab --name rel exec node1 -- ip route`,
         `${CLI} lab --name rel exec node1 -- nft list table ip flannel-ipv4`,
-        `${CLI} lab --name rel exec node1 -- cat /run/flannel-ts/lab/rel/node1/subnet.env`,
+        `${CLI} lab --name rel exec node1 -- cat /run/flannel/subnet.env`,
         `${CLI} lab --name rel exec node1-pod1 -- ping -c 3 10.244.16.2`,
         `${CLI} lab --name rel exec node1 -- conntrack -L`,
         `${CLI} lab --name rel exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
@@ -84,7 +84,7 @@ describe('lab hints', () => {
     const lone = labHints({ cli: CLI, name: 'rel', stateDir: '/run/flannel-ts/lab/rel' }, { ...base, nodes: NODES.slice(0, 1), pods: [] });
     assert.deepEqual(
       lone.map((h) => h.command.replace(`${CLI} lab --name rel `, '')),
-      ['exec node1 -- ip route', 'exec node1 -- iptables -t nat -S FLANNEL-POSTRTG', 'exec node1 -- iptables -S FLANNEL-FWD', 'exec node1 -- cat /run/flannel-ts/lab/rel/node1/subnet.env', 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets', 'check', 'status', 'down'],
+      ['exec node1 -- ip route', 'exec node1 -- iptables -t nat -S FLANNEL-POSTRTG', 'exec node1 -- iptables -S FLANNEL-FWD', 'exec node1 -- cat /run/flannel/subnet.env', 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets', 'check', 'status', 'down'],
     );
     assert.equal(lone[0]?.comment, "node1's own routes (no other node)");
   });

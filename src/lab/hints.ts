@@ -8,6 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { labBackend } from './backends.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
 export const LAB_STATE_ROOT = '/run/flannel-ts/lab';
@@ -67,6 +68,8 @@ export interface HintFacts {
   readonly backend: string;
   readonly directRouting: boolean;
   readonly nftables: boolean;
+  /** The cluster network, e.g. 10.244.0.0/16. */
+  readonly network: string;
   /** Empty when the lab started its own etcd (reachable as `lab exec etcd`). */
   readonly externalEtcd: readonly string[];
   readonly etcdPrefix: string;
@@ -86,25 +89,19 @@ export function labHints(a: LabAddress, f: HintFacts): Hint[] {
   const hints: Hint[] = [];
   const first = f.nodes[0];
   const second = f.nodes[1];
-  const vxlanTunnel = f.backend === 'vxlan' && !f.directRouting;
+  const backend = labBackend(f.backend);
   if (first) {
-    const via =
-      f.backend === 'vxlan' && !f.directRouting
-        ? 'via flannel.1 onlink'
-        : `via ${second?.underlayIP ?? 'its underlay IP'} dev eth0${f.backend === 'vxlan' ? ' (DirectRouting: same underlay segment)' : ''}`;
+    const via = second && backend ? backend.routeComment({ directRouting: f.directRouting, network: f.network, second }) : '';
     const route = second ? `${second.subnet ?? `${second.name}'s subnet`} (${second.name}) ${via}` : `${first.name}'s own routes (no other node)`;
     hints.push({ command: exec(first.name, ['ip', 'route']), comment: route });
-    if (vxlanTunnel && second) {
-      hints.push({ command: exec(first.name, ['bridge', 'fdb', 'show', 'dev', 'flannel.1']), comment: `each peer's VTEP MAC -> its underlay IP (${second.underlayIP}, ...)` });
-      hints.push({ command: exec(first.name, ['ip', 'neigh', 'show', 'dev', 'flannel.1']), comment: "each peer's VTEP address -> its VTEP MAC" });
-    }
+    for (const h of backend?.hints({ directRouting: f.directRouting, ...(second ? { second } : {}) }) ?? []) hints.push({ command: exec(first.name, [...h.cmd]), comment: h.comment });
     if (f.nftables) {
       hints.push({ command: exec(first.name, ['nft', 'list', 'table', 'ip', 'flannel-ipv4']), comment: 'masquerade and forward rules (nftables)' });
     } else {
       hints.push({ command: exec(first.name, ['iptables', '-t', 'nat', '-S', 'FLANNEL-POSTRTG']), comment: 'masquerade rules (iptables)' });
       hints.push({ command: exec(first.name, ['iptables', '-S', 'FLANNEL-FWD']), comment: 'forward rules (iptables)' });
     }
-    hints.push({ command: exec(first.name, ['cat', first.subnetFile]), comment: 'what flanneld wrote for the CNI plugin' });
+    hints.push({ command: exec(first.name, ['cat', '/run/flannel/subnet.env']), comment: `what flanneld wrote for the CNI plugin (the node's own /run; from outside: ${first.subnetFile})` });
   }
   const pod = f.pods[0];
   const other = f.pods.find((p) => p.node !== pod?.node);

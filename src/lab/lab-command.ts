@@ -12,13 +12,12 @@ import { parseArgs } from 'node:util';
 import { parseNetworkConfig } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { Cidr } from '../ip/index.ts';
-import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, type LabNode } from './cluster.ts';
+import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
 import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
 import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, defaultStateDir, labHints, labInvocation, renderHints, shellWord, type LabAddress } from './hints.ts';
 import { addLabPod, deleteLabPod, loadPods, prepareCniPath, savePods, type LabPod } from './lab-pods.ts';
-import { Netns } from './netns.ts';
+import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
 
-const LAB_BACKENDS = ['vxlan', 'host-gw'];
 const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
 
 export interface LabIO {
@@ -45,7 +44,7 @@ export function labHelp(cli: string = cliCommand()): string {
   lab up      build a cluster in network namespaces, print its nodes, pods and pod-to-pod
               connectivity matrix, and commands to try on it (exit 1 if a pod pair fails)
       --nodes N            nodes, 1-20 (default 3)      --pods N          pods per node, 0-20 (default 2)
-      --backend TYPE       vxlan | host-gw (default vxlan)
+      --backend TYPE       ${LAB_BACKENDS.map((b) => b.type).join(' | ')} (default vxlan)
       --direct-routing     vxlan DirectRouting          --nftables        nftables instead of iptables
       --network CIDR       cluster network (default 10.244.0.0/16; not in the underlay ${UNDERLAY_CIDR})
       --etcd-endpoints U   use this etcd (reachable from the lab underlay) instead of starting one
@@ -140,7 +139,9 @@ interface UpRecord {
 }
 
 function netconfOf(o: LabOptions): Record<string, unknown> {
-  return { Network: o.network, EnableNFTables: o.nftables, Backend: { Type: o.backend, ...(o.directRouting ? { DirectRouting: true } : {}) } };
+  const backend = labBackend(o.backend);
+  if (!backend) throw new Error(`no lab backend ${o.backend}`);
+  return { Network: o.network, EnableNFTables: o.nftables, Backend: backend.backendSection(o) };
 }
 
 /** What a lab in `stateDir` was built with: its up.json, or (labs built before it) lab.json and pods.json. */
@@ -232,8 +233,9 @@ export async function labUp(args: string[], io: LabIO): Promise<number> {
     network: values.network ?? '10.244.0.0/16',
     etcdEndpoints: values['etcd-endpoints']?.split(',').filter(Boolean) ?? [],
   };
-  if (!LAB_BACKENDS.includes(backend)) usageError(`--backend "${backend}" is not available in the lab (choose ${LAB_BACKENDS.join(' or ')})`);
-  if (want.directRouting && backend !== 'vxlan') usageError('--direct-routing only applies to --backend vxlan');
+  const profile = labBackend(backend);
+  if (!profile) usageError(`--backend "${backend}" is not available in the lab (choose ${LAB_BACKENDS.map((b) => b.type).join(', ')})`);
+  if (want.directRouting && !profile.directRouting) usageError(`--direct-routing only applies to --backend ${LAB_BACKENDS.filter((b) => b.directRouting).map((b) => b.type).join(' or ')}`);
   for (const u of want.etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+:\d+\/?$/.test(u)) usageError(`--etcd-endpoints: "${u}" is not an etcd URL such as http://192.168.50.2:2379`);
   }
@@ -361,11 +363,12 @@ function subnetOf(node: LabNode): string | undefined {
 }
 
 function hintsFor(t: Target, cluster: Cluster, pods: readonly LabPod[]): ReturnType<typeof labHints> {
-  const nc = cluster.spec.netconf as { EnableNFTables?: boolean; Backend?: { Type?: string; DirectRouting?: boolean } };
+  const nc = cluster.spec.netconf as { Network?: string; EnableNFTables?: boolean; Backend?: { Type?: string; DirectRouting?: boolean } };
   return labHints(t, {
     backend: nc.Backend?.Type ?? 'vxlan',
     directRouting: nc.Backend?.DirectRouting === true,
     nftables: nc.EnableNFTables === true,
+    network: nc.Network ?? '',
     externalEtcd: cluster.spec.etcdEndpoints ?? [],
     etcdPrefix: ETCD_PREFIX,
     nodes: cluster.nodes.map((n) => {
@@ -381,17 +384,12 @@ function stoppedNodes(cluster: Cluster): string {
   return stopped.length ? `flanneld is not running on: ${stopped.map((n) => `${n.name} (log: ${n.logFile})`).join(', ')}` : '';
 }
 
-function nodeRow(cluster: Cluster, node: LabNode): string[] {
+function nodeRow(cluster: Cluster, node: LabNode, backend: LabBackend | undefined): string[] {
   const env = existsSync(node.subnetFile) ? readFileSync(node.subnetFile, 'utf8') : '';
   const subnet = /FLANNEL_SUBNET=(\S+)/.exec(env)?.[1] ?? '(none)';
-  let mac = '-';
-  try {
-    mac = new Netns(node.ns).ipJson<Array<{ address?: string }>>(['link', 'show', 'flannel.1'])[0]?.address ?? '-';
-  } catch {
-    /* host-gw: no VTEP */
-  }
+  const identity = backend?.identity.read(nodeMachine(node)) ?? '-';
   const running = cluster.flanneldPid(node) !== undefined ? 'running' : 'STOPPED';
-  return [node.name, node.ns, node.underlayIP, subnet, mac, running];
+  return [node.name, node.ns, node.underlayIP, subnet, identity, running];
 }
 
 function table(rows: string[][]): string {
@@ -401,11 +399,12 @@ function table(rows: string[][]): string {
 
 function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[]): string {
   const nc = cluster.spec.netconf as { Network: string; EnableNFTables: boolean; Backend: { Type: string; DirectRouting?: boolean } };
+  const backend = labBackend(nc.Backend.Type);
   return [
     '',
     `lab "${cluster.spec.prefix}": ${cluster.nodes.length} node${cluster.nodes.length === 1 ? '' : 's'}, backend ${nc.Backend.Type}${nc.Backend.DirectRouting ? ' (DirectRouting)' : ''}, network ${nc.Network}, ${nc.EnableNFTables ? 'nftables' : 'iptables'}, etcd ${cluster.etcdEndpoints.join(',')}, state in ${cluster.spec.stateDir}`,
     '',
-    table([['NODE', 'NAMESPACE', 'UNDERLAY IP', 'FLANNEL_SUBNET', 'VTEP MAC', 'FLANNELD'], ...cluster.nodes.map((n) => nodeRow(cluster, n))]),
+    table([['NODE', 'NAMESPACE', 'UNDERLAY IP', 'FLANNEL_SUBNET', backend?.identity.title ?? '-', 'FLANNELD'], ...cluster.nodes.map((n) => nodeRow(cluster, n, backend))]),
     '',
     pods.length ? table([['POD', 'NODE', 'NAMESPACE', 'IP'], ...pods.map((p) => [p.name, p.node, p.ns, p.ip])]) : '(no pods)',
     '',
@@ -455,22 +454,19 @@ export async function labStatus(args: string[], io: LabIO): Promise<number> {
   const stopped = stoppedNodes(cluster);
   if (stopped) io.out(stopped);
   const nc = cluster.spec.netconf as { EnableNFTables?: boolean; Backend?: { Type?: string } };
-  const vxlan = (nc.Backend?.Type ?? 'vxlan') === 'vxlan';
+  const backend = labBackend(nc.Backend?.Type ?? 'vxlan');
   for (const node of cluster.nodes) {
-    const ns = new Netns(node.ns);
-    const run = (cmd: string, a: string[]): string => {
+    const machine = nodeMachine(node);
+    const run = (cmd: string, a: readonly string[]): string => {
       try {
-        return ns.exec(cmd, a).trimEnd() || '(empty)';
+        return machine.exec(cmd, a).trimEnd() || '(empty)';
       } catch (err) {
         return `(${describeError(err).split('\n')[0]})`;
       }
     };
     io.out(`\n== ${node.name} (${node.ns})`);
     io.out(`-- ip route\n${run('ip', ['route'])}`);
-    if (vxlan) {
-      io.out(`-- bridge fdb show dev flannel.1\n${run('bridge', ['fdb', 'show', 'dev', 'flannel.1'])}`);
-      io.out(`-- ip neigh show dev flannel.1\n${run('ip', ['neigh', 'show', 'dev', 'flannel.1'])}`);
-    }
+    for (const [cmd = 'true', ...a] of backend?.statusCommands ?? []) io.out(`-- ${[cmd, ...a].join(' ')}\n${run(cmd, a)}`);
     io.out(
       nc.EnableNFTables === true
         ? `-- nft list table ip flannel-ipv4\n${run('nft', ['list', 'table', 'ip', 'flannel-ipv4'])}`
@@ -497,10 +493,13 @@ export async function labExec(args: string[], _io: LabIO): Promise<number> {
       hint: `run etcdctl from a node: "${labInvocation(t)} exec ${first} -- etcdctl --endpoints=${external.join(',')} get --prefix --keys-only ${ETCD_PREFIX}/subnets"`,
     });
   }
-  const ns =
-    target === 'etcd' ? cluster.controlNs : target === 'switch' ? cluster.switchNs : (pods.find((p) => p.name === target)?.ns ?? (cluster.nodes.some((n) => n.name === target) ? cluster.node(target).ns : undefined));
+  const node = cluster.nodes.find((n) => n.name === target);
+  const ns = target === 'etcd' ? cluster.controlNs : target === 'switch' ? cluster.switchNs : (pods.find((p) => p.name === target)?.ns ?? node?.ns);
   if (!ns) usageError(`no node or pod "${target}" in lab "${t.name}" (nodes: ${cluster.nodes.map((n) => n.name).join(', ')}; pods: ${pods.map((p) => p.name).join(', ') || 'none'}; also ${external ? '' : 'etcd and '}switch)`);
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...args.slice(dd + 1)], { stdio: 'inherit' });
+  const command = args.slice(dd + 1);
+  // A node is a machine with its own /run (flanneld's subnet.env, wireguard-go's sockets); pods, etcd and the switch are plain namespaces.
+  const [cmd = 'ip', ...rest] = node ? nodeMachine(node).argv(command[0] ?? 'true', command.slice(1)) : ['ip', 'netns', 'exec', ns, ...command];
+  const r = spawnSync(cmd, rest, { stdio: 'inherit' });
   return r.status ?? 1;
 }
 

@@ -5,6 +5,8 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function uniquePrefix(base = 'flt'): string {
   return `${base}${randomBytes(3).toString('hex')}`;
@@ -83,6 +85,52 @@ export function killProcessesIn(ns: string): void {
     }
   } catch {
     /* namespace gone */
+  }
+}
+
+/**
+ * A node as a real machine has it: its own network namespace and its own /run. Every process run
+ * on the node gets a private mount namespace with the node's `runDir` bind-mounted on /run (so
+ * on /var/run too), so /run/flannel/subnet.env, /run/flannel/wgkey, /var/run/wireguard/*.sock and
+ * /run/xtables.lock are per node and never collide between nodes on one machine. The mount
+ * namespace lives as long as its process; /run's content lives in `runDir`, so a restarted
+ * flanneld and a later `lab exec` see the same files and sockets. From outside, the node's
+ * /run/X is `<runDir>/X`.
+ */
+export class Machine {
+  readonly ns: Netns;
+  readonly runDir: string;
+
+  constructor(ns: string | Netns, runDir: string) {
+    this.ns = typeof ns === 'string' ? new Netns(ns) : ns;
+    this.runDir = runDir;
+  }
+
+  /** The command line that runs `cmd args` on this machine. */
+  argv(cmd: string, args: readonly string[] = []): string[] {
+    mkdirSync(this.runDir, { recursive: true });
+    return ['ip', 'netns', 'exec', this.ns.name, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /run && exec "$@"', this.runDir, cmd, ...args];
+  }
+
+  /** Where the machine's `/run/...` path is seen from outside. */
+  outside(runPath: string): string {
+    if (!runPath.startsWith('/run/')) throw new Error(`${runPath} is not under /run`);
+    return join(this.runDir, runPath.slice('/run/'.length));
+  }
+
+  exec(cmd: string, args: readonly string[] = [], input?: string): string {
+    const [ip = 'ip', ...rest] = this.argv(cmd, args);
+    try {
+      return sh(ip, rest, input);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`[${this.ns.name}] ${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
+    }
+  }
+
+  spawn(cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    const [ip = 'ip', ...rest] = this.argv(cmd, args);
+    return spawn(ip, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   }
 }
 

@@ -52,14 +52,14 @@ describe('wireguard keys', () => {
 
   describe('PSK validation', () => {
     const cases: Array<[string, unknown, string]> = [
-      ['too short', 'AAAA', 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "AAAA", which is base64 of 3 bytes'],
-      ['not base64', 'not a key', 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "not a key", which is not base64'],
-      ['a number', 12, 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got a number'],
-      ['null', null, 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got null'],
-      ['missing', undefined, 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got nothing'],
-      ['missing padding', 'K05yjrrgj8kZumxRurRQnxqen9U0ltc8khPI+l7Xsak', 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "K05yjr..." (43 characters), which is not base64'],
-      ['not canonical', 'K05yjrrgj8kZumxRurRQnxqen9U0ltc8khPI+l7Xsal=', 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "K05yjr..." (44 characters), which is not canonical base64 (`wg` rejects it too)'],
-      ['64 bytes', Buffer.alloc(64, 1).toString('base64'), 'PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "AQEBAQ..." (88 characters), which is base64 of 64 bytes'],
+      ['too short', 'AAAA', 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "AAAA", which is base64 of 3 bytes'],
+      ['not base64', 'not a key', 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "not a key", which is not base64'],
+      ['a number', 12, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got a number'],
+      ['null', null, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got null'],
+      ['missing', undefined, 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got nothing'],
+      ['missing padding', 'K05yjrrgj8kZumxRurRQnxqen9U0ltc8khPI+l7Xsak', 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "K05yjr..." (43 characters), which is not base64'],
+      ['not canonical', 'K05yjrrgj8kZumxRurRQnxqen9U0ltc8khPI+l7Xsal=', 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "K05yjr..." (44 characters), which is not canonical base64 (`wg` rejects it too)'],
+      ['64 bytes', Buffer.alloc(64, 1).toString('base64'), 'Backend.PSK must be a 32-byte base64 key as printed by `wg genpsk`, got "AQEBAQ..." (88 characters), which is base64 of 64 bytes'],
     ];
     for (const [name, value, message] of cases) {
       it(`rejects a PSK that is ${name}`, () => {

@@ -81,9 +81,9 @@ function describeValue(v: unknown): string {
  * Validates a pre-shared key given in the configuration: 32 bytes of canonical base64, as printed
  * by `wg genpsk`. The message never shows more than the first 6 characters of the value.
  */
-export function parsePresharedKey(value: unknown, key = 'PSK'): string {
+export function parsePresharedKey(value: unknown, key = 'Backend.PSK'): string {
   if (typeof value === 'string' && isBase64Key(value)) return value;
   throw new ConfigError('E_BACKEND_CONFIG', `${key} must be a 32-byte base64 key as printed by \`wg genpsk\`, got ${describeValue(value)}`, {
-    hint: `generate one with \`wg genpsk\` (44 characters ending in "=") and set the same value in Backend.${key} on every node`,
+    hint: `generate one with \`wg genpsk\` (44 characters ending in "=") and set the same value in ${key} on every node`,
   });
 }

@@ -227,7 +227,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     } else if (sub === 'exec node1 -- nft list table ip flannel-ipv4') {
       assert.ok(lab.nftables, what);
       assert.match(r.stdout, /ip saddr 10\.244\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade fully-random/, what);
-    } else if (sub === `exec node1 -- cat ${lab.stateDir}/node1/subnet.env`) {
+    } else if (sub === 'exec node1 -- cat /run/flannel/subnet.env') {
       assert.ok(r.stdout.includes(`FLANNEL_SUBNET=${n1.firstIP}/24`), what);
     } else if (sub === `exec node1-pod1 -- ping -c 3 ${p2.ip}`) {
       assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/, what);

@@ -12,7 +12,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { uniquePrefix, type Netns } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 import { tcpExchange } from '../harness/pods.ts';
@@ -68,6 +69,14 @@ async function settledSnapshot(ns: Netns): Promise<string> {
   );
 }
 
+/** Every file (not directory) under `dir`, relative to it. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
 interface StartCase {
   name: string;
   netconf: string;
@@ -77,6 +86,8 @@ interface StartCase {
   hint: (prefix: string) => string;
   /** Further lines the log must hold (exact text after the timestamp and level). */
   warns?: string[];
+  /** flanneld's environment on top of this process's. */
+  env?: Record<string, string>;
 }
 
 const fromNetconf = (c: BadCase): StartCase => ({
@@ -114,6 +125,19 @@ const UNDERLAY_CASES: StartCase[] = [
       'flanneld: error: no free subnet left in Network 192.168.50.0/24 with SubnetLen 26 (3 subnets from SubnetMin 192.168.50.64 to SubnetMax 192.168.50.192); 0 leases exist; subnets overlapping this node\'s own networks (192.168.50.0/24 on eth0) are never leased',
     hint: poolHint,
     warns: [EXT_OVERLAP('192.168.50.0/24')],
+  },
+];
+
+/** A machine without wireguard-go (and a kernel without WireGuard, as here): the wireguard backend cannot run. */
+const NO_WIREGUARD_GO_PATH = '/nonexistent-bin';
+const MACHINE_CASES: StartCase[] = [
+  {
+    name: 'wireguard without wireguard-go on a kernel without WireGuard',
+    netconf: JSON.stringify({ Network: '10.244.0.0/16', Backend: { Type: 'wireguard' } }),
+    env: { PATH: NO_WIREGUARD_GO_PATH },
+    error: () =>
+      `flanneld: error: no WireGuard data path: the kernel has none (the generic netlink family "wireguard" does not exist) and wireguard-go is not installed: the userspace WireGuard data path needs it, and no "wireguard-go" on PATH (${NO_WIREGUARD_GO_PATH})`,
+    hint: () => 'flanneld: hint: install it: apt-get install wireguard-go (Debian/Ubuntu); or run on a kernel with WireGuard (Linux 5.6 and later, the wireguard module), which needs no wireguard-go',
   },
 ];
 
@@ -157,7 +181,7 @@ const NETCONF_SELECTION = [
   'backend type not a string',
 ];
 const netconfCases = ALL ? BAD_NETCONFS : NETCONF_SELECTION.map((n) => byName(BAD_NETCONFS, n));
-const START_CASES: StartCase[] = [...netconfCases.map(fromNetconf), ...BAD_BACKENDS.map(fromBackend), ...UNDERLAY_CASES];
+const START_CASES: StartCase[] = [...netconfCases.map(fromNetconf), ...BAD_BACKENDS.map(fromBackend), ...UNDERLAY_CASES, ...MACHINE_CASES];
 /** flanneld started at the same time: one per node. */
 const PARALLEL = 8;
 
@@ -180,7 +204,7 @@ describe('fault: bad configuration at start', { skip }, () => {
       const runCase = async (n: FaultNode, sc: StartCase, i: number): Promise<void> => {
         const etcdPrefix = `/${prefix}-case${i}/network`;
         await c.ctl(['put', `${etcdPrefix}/config`, sc.netconf]);
-        const p = c.start(n, [`--etcd-prefix=${etcdPrefix}`]);
+        const p = c.start(n, [`--etcd-prefix=${etcdPrefix}`], sc.env);
         const st = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 90_000).unref())]);
         if (st === 'timeout' || running(p)) {
           await c.kill(n);
@@ -201,6 +225,8 @@ describe('fault: bad configuration at start', { skip }, () => {
         const keys = (await c.ctl(['get', '--prefix', '--keys-only', etcdPrefix])).split('\n').filter(Boolean);
         if (keys.join(',') !== `${etcdPrefix}/config`) problems.push(`etcd holds ${keys.join(', ')} under ${etcdPrefix}`);
         if (existsSync(n.subnetFile)) problems.push(`${n.subnetFile} was written:\n${readFileSync(n.subnetFile, 'utf8')}`);
+        const written = filesUnder(n.runDir);
+        if (written.length > 0) problems.push(`the node's /run holds ${written.join(', ')}`);
         if (problems.length > 0) throw new Error(`${problems.join('\n')}\noutput:\n${p.output()}`);
       };
 
@@ -216,7 +242,7 @@ describe('fault: bad configuration at start', { skip }, () => {
       assert.deepEqual(failures, [], `${failures.length} of ${START_CASES.length} cases failed:\n\n${failures.join('\n\n')}`);
       // No flanneld left an etcd lease (TTL) behind, not even one it attached no key to.
       assert.equal((await c.ctl(['lease', 'list'])).match(/^[0-9a-f]+$/gm)?.length ?? 0, 0, 'an etcd lease was left behind');
-      console.log(`# fault-measure bad configurations at start: ${START_CASES.length} cases (${netconfCases.length} net-conf, ${BAD_BACKENDS.length} backend, ${UNDERLAY_CASES.length} underlay), ${PARALLEL} at a time`);
+      console.log(`# fault-measure bad configurations at start: ${START_CASES.length} cases (${netconfCases.length} net-conf, ${BAD_BACKENDS.length} backend, ${UNDERLAY_CASES.length} underlay, ${MACHINE_CASES.length} machine), ${PARALLEL} at a time`);
     });
   });
 });

@@ -33,6 +33,9 @@ export interface FaultNode {
   readonly ns: Netns;
   readonly underlayIP: string;
   readonly dir: string;
+  /** The node's own /run, seen from outside (its processes see it as /run). */
+  readonly runDir: string;
+  /** Its /run/flannel/subnet.env, seen from outside. */
   readonly subnetFile: string;
   /** The flanneld running (or last run) on this node. */
   proc: FlanneldProcess | undefined;
@@ -121,7 +124,8 @@ export class FaultCluster {
     ns.sysctl('net.ipv4.ip_forward', '1');
     const dir = join(this.dir, `node${index}`);
     mkdirSync(dir, { recursive: true });
-    const node: FaultNode = { index, name: `node${index}`, ns, underlayIP: nodeIP(index), dir, subnetFile: join(dir, 'subnet.env'), proc: undefined, procs: [], pod: undefined };
+    const runDir = join(dir, 'run');
+    const node: FaultNode = { index, name: `node${index}`, ns, underlayIP: nodeIP(index), dir, runDir, subnetFile: join(runDir, 'flannel', 'subnet.env'), proc: undefined, procs: [], pod: undefined };
     this.nodes.push(node);
     return node;
   }
@@ -137,7 +141,7 @@ export class FaultCluster {
       `--etcd-endpoints=${this.etcd.endpoint}`,
       `--etcd-prefix=${this.etcdPrefix}`,
       '--iface=eth0',
-      `--subnet-file=${node.subnetFile}`,
+      '--subnet-file=/run/flannel/subnet.env',
       '--ip-masq=true',
       '--healthz-ip=127.0.0.1',
       `--healthz-port=${HEALTH_PORT}`,
@@ -149,9 +153,9 @@ export class FaultCluster {
   }
 
   /** Starts flanneld on `node` (it must not be running). */
-  start(node: FaultNode, extra: string[] = []): FlanneldProcess {
+  start(node: FaultNode, extra: string[] = [], env?: Record<string, string>): FlanneldProcess {
     if (node.proc && running(node.proc)) throw new Error(`flanneld on ${node.name} is still running`);
-    const p = spawnFlanneld({ netns: node.ns.name, args: this.flanneldArgs(node, extra) });
+    const p = spawnFlanneld({ netns: node.ns.name, runDir: node.runDir, args: this.flanneldArgs(node, extra), ...(env ? { env } : {}) });
     node.proc = p;
     node.procs.push(p);
     return p;

@@ -3,6 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Machine } from '../../src/lab/netns.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const FLANNELD_ENTRY = [`--import`, 'tsx', `${ROOT}src/cli/flanneld.ts`];
@@ -21,6 +22,8 @@ export interface FlanneldProcess {
 
 export interface SpawnFlanneldOptions {
   netns?: string;
+  /** With `netns`: the node's own /run (a Machine), so /run/flannel/* and wireguard-go's sockets are per node. */
+  runDir?: string;
   args: string[];
   env?: Record<string, string>;
   /** Program entry; defaults to flanneld. */
@@ -29,8 +32,11 @@ export interface SpawnFlanneldOptions {
 
 export function spawnFlanneld(o: SpawnFlanneldOptions): FlanneldProcess {
   const argv = [process.execPath, ...(o.entry ?? FLANNELD_ENTRY), ...o.args];
-  const [cmd, args] = o.netns ? ['ip', ['netns', 'exec', o.netns, ...argv]] : [argv[0] ?? 'node', argv.slice(1)];
-  const child = spawn(cmd as string, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env }, cwd: ROOT });
+  // In a namespace, `env` gives flanneld alone its environment (a PATH of its own must not hide ip, unshare, sh from the wrappers).
+  const inNs = ['/usr/bin/env', ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`), ...argv];
+  const wrapped = o.netns ? (o.runDir ? new Machine(o.netns, o.runDir).argv(inNs[0] ?? 'env', inNs.slice(1)) : ['ip', 'netns', 'exec', o.netns, ...inNs]) : argv;
+  const [cmd = 'node', ...args] = wrapped;
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: o.netns ? process.env : { ...process.env, ...o.env }, cwd: ROOT });
   const lines: string[] = [];
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   const onData = (buf: Buffer, carry: { rest: string }): void => {

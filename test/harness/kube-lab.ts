@@ -25,6 +25,9 @@ export interface KubeLabNode {
   readonly ns: string;
   readonly underlayIP: string;
   readonly dir: string;
+  /** The node's own /run, seen from outside (its processes see it as /run). */
+  readonly runDir: string;
+  /** Its /run/flannel/subnet.env, seen from outside. */
   readonly subnetFile: string;
   flanneld?: FlanneldProcess;
 }
@@ -43,7 +46,7 @@ export class KubeLab {
     this.nodes = Array.from({ length: nodeCount }, (_, k) => {
       const index = k + 1;
       const dir = join(this.dir, `node${index}`);
-      return { index, name: `node${index}`, ns: `${this.prefix}-n${index}`, underlayIP: KUBE_UNDERLAY.node(index), dir, subnetFile: join(dir, 'subnet.env') };
+      return { index, name: `node${index}`, ns: `${this.prefix}-n${index}`, underlayIP: KUBE_UNDERLAY.node(index), dir, runDir: join(dir, 'run'), subnetFile: join(dir, 'run', 'flannel', 'subnet.env') };
     });
   }
 
@@ -73,14 +76,14 @@ export class KubeLab {
     this.#api = await RemoteKubeApi.start({ netns: cp.name, host: KUBE_UNDERLAY.api, port: KUBE_UNDERLAY.port, token: this.token });
   }
 
-  flanneldArgs(node: KubeLabNode): string[] {
+  flanneldArgs(): string[] {
     return [
       '--kube-subnet-mgr',
       `--kube-api-url=${this.apiUrl}`,
       `--kubeconfig-file=${this.kubeconfig}`,
       `--net-config-path=${this.netConfPath}`,
       '--iface=eth0',
-      `--subnet-file=${node.subnetFile}`,
+      '--subnet-file=/run/flannel/subnet.env',
       '--ip-masq',
       '--iptables-resync=2',
       '--log-format=text',
@@ -88,7 +91,7 @@ export class KubeLab {
   }
 
   startFlanneld(node: KubeLabNode): FlanneldProcess {
-    node.flanneld = spawnFlanneld({ netns: node.ns, args: this.flanneldArgs(node), env: { NODE_NAME: node.name } });
+    node.flanneld = spawnFlanneld({ netns: node.ns, runDir: node.runDir, args: this.flanneldArgs(), env: { NODE_NAME: node.name } });
     return node.flanneld;
   }
 

@@ -55,7 +55,7 @@ export function kernelDataPath(links: Links, control: WireguardControl): DataPat
           await links.createLink({ kind: 'wireguard', name });
           created = true;
         } catch (err) {
-          if (isKernelErrno(err, 'EOPNOTSUPP')) throw new BackendError('E_WIREGUARD_KERNEL', `the kernel refused a WireGuard device ${name} (no wireguard module?)`, { cause: err, hint: 'set "Implementation": "userspace" in the Backend section (needs wireguard-go), or load the wireguard module' });
+          if (isKernelErrno(err, 'EOPNOTSUPP')) throw new BackendError('E_BACKEND_UNAVAILABLE', `the kernel refused a WireGuard device ${name} (no wireguard module?)`, { cause: err, hint: 'set "Implementation": "userspace" in the Backend section (needs wireguard-go), or load the wireguard module' });
           throw err;
         }
       }
@@ -74,7 +74,7 @@ export async function chooseDataPath(implementation: WireguardImplementation, pa
       return k;
     }
     if (implementation === 'kernel') {
-      throw new BackendError('E_WIREGUARD_KERNEL', `Backend.Implementation is "kernel" but this kernel has no WireGuard: ${k.unavailable}`, {
+      throw new BackendError('E_BACKEND_UNAVAILABLE', `Backend.Implementation is "kernel" but this kernel has no WireGuard: ${k.unavailable}`, {
         hint: 'load the wireguard module (Linux 5.6 and later), or set "Implementation": "auto" or "userspace" to use wireguard-go',
       });
     }
@@ -83,14 +83,14 @@ export async function chooseDataPath(implementation: WireguardImplementation, pa
       log.info(`WireGuard data path: userspace (wireguard-go), because the kernel has none: ${k.unavailable}`);
       return u;
     }
-    throw new BackendError('E_WIREGUARD_UNAVAILABLE', `no WireGuard data path: the kernel has none (${k.unavailable}) and ${u.unavailable}`, u.hint ? { hint: u.hint } : {});
+    throw new BackendError('E_BACKEND_UNAVAILABLE', `no WireGuard data path: the kernel has none (${k.unavailable}) and ${u.unavailable}`, u.hint ? { hint: u.hint } : {});
   }
   const u = await paths.userspace(log);
   if ('control' in u) {
     log.info('WireGuard data path: userspace (wireguard-go), as Backend.Implementation asks');
     return u;
   }
-  throw new BackendError('E_WIREGUARD_UNAVAILABLE', `Backend.Implementation is "userspace" but ${u.unavailable}`, u.hint ? { hint: u.hint } : {});
+  throw new BackendError('E_BACKEND_UNAVAILABLE', `Backend.Implementation is "userspace" but ${u.unavailable}`, u.hint ? { hint: u.hint } : {});
 }
 
 export function ignoreAbort(err: unknown): void {

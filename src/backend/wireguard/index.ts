@@ -24,15 +24,17 @@ import { DEFAULT_RECONCILE_INTERVAL_MS } from '../reconcile/types.ts';
 import { encodeWireguardData } from './backend-data.ts';
 import { WIREGUARD_OVERHEAD, parseWireguardConfig, type WireguardConfig } from './config.ts';
 import { chooseDataPath, type DataPath, type DataPaths, type DeviceHandle } from './data-path.ts';
+import { greetPeers } from './greet.ts';
 import { deviceSpecs, peerChanges, planPeers, type DeviceSpec } from './peers.ts';
+import { systemDataPaths } from './system-paths.ts';
 
 export { parseWireguardConfig, type WireguardConfig } from './config.ts';
 export { decodeWireguardData, encodeWireguardData } from './backend-data.ts';
 export { kernelDataPath, type DataPath, type DataPaths } from './data-path.ts';
 
 export interface WireguardInit {
-  /** Where the data paths come from (compose.ts wires generic netlink and wireguard-go). */
-  readonly paths: DataPaths;
+  /** Where the data paths come from (default: this machine's, system-paths.ts; tests pass fakes). */
+  readonly paths?: DataPaths;
   /** The private key file (default: WIREGUARD_KEY_FILE, else /run/flannel/wgkey). */
   readonly keyFile?: string;
   /** Time between checks of the devices and peers (default 10 s). */
@@ -41,7 +43,7 @@ export interface WireguardInit {
 
 type DeviceKernel = Links & Addresses & Routes;
 
-export function wireguard(init: WireguardInit): BackendFactory {
+export function wireguard(init: WireguardInit = {}): BackendFactory {
   return {
     type: 'wireguard',
     checkConfig: (raw) => parseWireguardConfig(raw),
@@ -59,7 +61,7 @@ export function wireguard(init: WireguardInit): BackendFactory {
         const specs = deviceSpecs(cfg, { v4: config.enableIPv4, v6: config.enableIPv6 });
         log.info(`WireGuard config: Mode=${cfg.mode} ListenPort=${cfg.listenPort}${config.enableIPv6 ? ` ListenPortV6=${cfg.listenPortV6}` : ''} PSK=${cfg.psk ? 'set' : 'none'} PersistentKeepaliveInterval=${cfg.persistentKeepaliveInterval} MTU=${mtu}`);
 
-        const path = await chooseDataPath(cfg.implementation, init.paths, log);
+        const path = await chooseDataPath(cfg.implementation, init.paths ?? systemDataPaths(kernel), log);
         const keyFile = await loadOrCreateKeyFile(init.keyFile ?? keyFilePath());
         for (const w of keyFile.warnings) log.warn(w);
         log.info(`${keyFile.created ? 'created' : 'reusing'} the WireGuard private key ${keyFile.path}; public key ${keyFile.publicKey}`);
@@ -79,14 +81,14 @@ export function wireguard(init: WireguardInit): BackendFactory {
           ...(undo ? { undo } : {}),
         });
 
-        const plane = new WireguardPlane({ kernel, log, path, cfg, config, lease, specs, mtu, privateKey: keyFile.privateKey });
         // The devices live until the daemon stops (wireguard-go is our child): their own signal.
         const devices = new AbortController();
+        const plane = new WireguardPlane({ kernel, log, path, cfg, config, lease, specs, mtu, privateKey: keyFile.privateKey, devices: devices.signal });
         const stopDevices = (): void => devices.abort();
         signal.addEventListener('abort', stopDevices, { once: true });
         const handles: DeviceHandle[] = [];
         for (const spec of specs) {
-          const handle = await path.start(spec.name, () => plane.configureDevice(spec), devices.signal);
+          const handle = await path.start(spec.name, (s) => plane.configureDevice(spec, s), devices.signal);
           handles.push(handle);
           undo?.add(`remove ${spec.name}`, async () => {
             devices.abort();
@@ -122,6 +124,8 @@ interface PlaneOptions {
   readonly specs: readonly DeviceSpec[];
   readonly mtu: number;
   readonly privateKey: string;
+  /** Aborts when the devices stop (the daemon stops). */
+  readonly devices: AbortSignal;
 }
 
 class WireguardPlane {
@@ -136,11 +140,22 @@ class WireguardPlane {
     this.#o = o;
   }
 
-  /** Everything a device needs, in full: keys, port, every peer, MTU, address, up, the Network route. */
-  async configureDevice(spec: DeviceSpec): Promise<void> {
-    const { path, privateKey } = this.#o;
+  /**
+   * Everything a device needs, in full: keys, port, every peer, MTU, address, up, the Network
+   * route; then, in the background, a greeting to the peers so they drop their old sessions with it.
+   */
+  async configureDevice(spec: DeviceSpec, signal: AbortSignal): Promise<void> {
+    const { path, privateKey, cfg, log } = this.#o;
+    const since = Date.now();
     await path.control.configure(spec.name, { privateKey, listenPort: spec.listenPort, replacePeers: true, peers: [...this.#plan(spec).values()] });
     if (!(await this.#configureLink(spec))) throw new BackendError('E_WIREGUARD_DEVICE', `WireGuard device ${spec.name} vanished while it was being configured`);
+    greetPeers({ control: path.control, device: spec.name, keepalive: cfg.persistentKeepaliveInterval, since, signal })
+      .then((left) => {
+        if (left > 0) log.info(`${spec.name}: ${left} peer(s) did not answer a handshake yet (down, or not reachable on their UDP port?); WireGuard keeps trying`);
+      })
+      .catch((err: unknown) => {
+        if (!signal.aborted) log.warn(`${spec.name}: greeting the peers after the start failed: ${describeError(err)}`);
+      });
   }
 
   /** MTU, the lease's address, up, the Network route (cheap and idempotent); false when there is no such link. */
@@ -201,12 +216,12 @@ class WireguardPlane {
       if (state === undefined) {
         if (this.#o.path.kind !== 'kernel') continue;
         this.#o.log.warn(`WireGuard device ${spec.name} is gone (deleted by hand?): creating it again`);
-        await this.#o.path.start(spec.name, () => this.configureDevice(spec), new AbortController().signal);
+        await this.#o.path.start(spec.name, (s) => this.configureDevice(spec, s), this.#o.devices);
         continue;
       }
       if (state.publicKey === undefined || state.listenPort !== spec.listenPort) {
         this.#o.log.warn(`WireGuard device ${spec.name} lost its key or port: configuring it again`);
-        await this.configureDevice(spec);
+        await this.configureDevice(spec, this.#o.devices);
         continue;
       }
       await this.#configureLink(spec);

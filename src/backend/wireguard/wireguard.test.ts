@@ -112,7 +112,7 @@ describe('wireguard backend (kernel data path, on FakeKernel)', () => {
     const h = harness({ config, subnet: '10.244.1.0/24' });
     const paths: DataPaths = { kernel: async () => ({ unavailable: 'the generic netlink family "wireguard" does not exist' }), userspace: async () => ({ unavailable: 'wireguard-go is not installed', hint: 'install it: apt-get install wireguard-go' }) };
     await assert.rejects(wireguard({ paths, keyFile: join(dir, 'never') }).create(h.deps).registerNetwork(config, {}, AbortSignal.timeout(5000)), {
-      code: 'E_WIREGUARD_UNAVAILABLE',
+      code: 'E_BACKEND_UNAVAILABLE',
       message: 'no WireGuard data path: the kernel has none (the generic netlink family "wireguard" does not exist) and wireguard-go is not installed',
       hint: 'install it: apt-get install wireguard-go',
     });
