@@ -5,4 +5,7 @@ export { alloc } from './alloc/index.ts';
 export { vxlan, type VxlanInit } from './vxlan/index.ts';
 export { hostGw } from './host-gw/index.ts';
 export { wireguard, type WireguardInit } from './wireguard/index.ts';
+export { udp, type UdpInit } from './udp/index.ts';
+export { ipip } from './ipip/index.ts';
+export { extension, type ExtensionInit } from './extension/index.ts';
 export type { PassSummary, ReconcileTuning } from './peer-reconciler.ts';

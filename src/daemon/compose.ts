@@ -2,7 +2,7 @@
  * @module daemon/compose
  * The one place that picks implementations: kernel, subnet manager, backends, traffic rules.
  */
-import { alloc, createBackendRegistry, hostGw, vxlan, wireguard, type BackendRegistry, type PassSummary } from '../backend/index.ts';
+import { alloc, createBackendRegistry, extension, hostGw, ipip, udp, vxlan, wireguard, type BackendRegistry, type PassSummary } from '../backend/index.ts';
 import type { DaemonOptions } from '../config/index.ts';
 import { createNetlinkKernel } from '../kernel/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -38,6 +38,9 @@ export function createBackends(choices: BackendChoices = {}): BackendRegistry {
     vxlan({ ...tuning, disableTxChecksumOffload: choices.vxlanDisableTxChecksumOffload ?? false }),
     hostGw(tuning),
     wireguard(),
+    udp(),
+    ipip(tuning),
+    extension(),
     alloc(),
   ]);
 }

@@ -7,7 +7,7 @@
  */
 import type { BackendRegistry, ExternalInterface, Network } from '../backend/index.ts';
 import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
-import { ConfigError, describeError } from '../errors/index.ts';
+import { ConfigError, FlannelError, describeError } from '../errors/index.ts';
 import type { Kernel } from '../kernel/index.ts';
 import type { Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -51,7 +51,7 @@ export interface DaemonHandle {
 const FATAL_CODES = new Set(['E_POOL_EXHAUSTED', 'E_BACKEND_UNAVAILABLE', E_LEASE_LOST]);
 
 function isFatal(err: unknown): boolean {
-  return err instanceof ConfigError || FATAL_CODES.has((err as { code?: string }).code ?? '');
+  return err instanceof ConfigError || (err instanceof FlannelError && err.permanent) || FATAL_CODES.has((err as { code?: string }).code ?? '');
 }
 
 /** Writes subnet.env, recording how to put back what was there before (or remove it). */

@@ -9,18 +9,22 @@ export interface FlannelErrorOptions {
   cause?: unknown;
   /** The message already says in plain words what `cause` says (kept for debugging only). */
   explainsCause?: boolean;
+  /** Retrying cannot mend it (a failing start-up command, a device that is someone else's): flanneld stops rather than retry. */
+  permanent?: boolean;
 }
 
 export class FlannelError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly explainsCause: boolean;
+  readonly permanent: boolean;
 
   constructor(code: string, message: string, options: FlannelErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
     this.explainsCause = options.explainsCause ?? false;
+    this.permanent = options.permanent ?? false;
   }
 
   override get name(): string {

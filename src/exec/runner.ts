@@ -1,8 +1,9 @@
 /**
  * @module exec/runner
- * The one seam for the commands flanneld runs (iptables-restore, nft, ethtool): a CommandRunner
- * runs them here, inside a namespace, or records them in tests. A missing command is not an
- * exception but exit code 127, as a shell reports it, so each caller says what to install.
+ * The one seam for the commands flanneld runs (iptables-restore, nft, ethtool, the extension
+ * backend's shell commands): a CommandRunner runs them here, inside a namespace, or records them
+ * in tests. A missing command is not an exception but exit code 127, as a shell reports it, so
+ * each caller says what to install.
  */
 import { spawn } from 'node:child_process';
 import { FlannelError } from '../errors/index.ts';
@@ -10,8 +11,10 @@ import { FlannelError } from '../errors/index.ts';
 export interface RunResult {
   stdout: string;
   stderr: string;
-  /** Exit code; 127 when the command does not exist (as a shell reports it). */
+  /** Exit code; 127 when the command does not exist (as a shell reports it), 128 + n when killed by signal n. */
   code: number;
+  /** Set when the command ran longer than RunOptions.timeoutMs and was killed. */
+  timedOut?: boolean;
 }
 
 export interface RunOptions {
@@ -19,6 +22,14 @@ export interface RunOptions {
   stdin?: string;
   /** Kills the command and rejects with an AbortError when aborted. */
   signal?: AbortSignal;
+  /** Added to the environment the command inherits (after LC_ALL=C, so it may override that too). */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * Kills the command with SIGKILL after this many ms; the result then has `timedOut` and code
+   * 137. The command runs in a process group of its own, and the whole group is killed (on
+   * timeout and on abort), so `sh -c 'sleep 100'` leaves no sleep behind.
+   */
+  timeoutMs?: number;
 }
 
 export interface CommandRunner {
@@ -48,21 +59,45 @@ export function netnsRunner(ns: string): CommandRunner {
   };
 }
 
+const SIGKILL_EXIT = 128 + 9;
+
 function spawnCollect(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const { stdin, signal } = options;
+  const { stdin, signal, timeoutMs } = options;
   signal?.throwIfAborted();
+  // With a timeout the command gets a process group of its own, killed as a whole (below).
+  const group = timeoutMs !== undefined;
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(command, [...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-      ...(signal ? { signal } : {}),
+      env: { ...process.env, LC_ALL: 'C', ...options.env },
+      ...(group ? { detached: true } : signal ? { signal } : {}),
     });
+    let timedOut = false;
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = group ? setTimeout(() => ((timedOut = true), killGroup()), timeoutMs) : undefined;
+    const onAbort = (): void => {
+      killGroup();
+      settle(() => reject(signal?.reason instanceof Error ? signal.reason : new DOMException('The command was aborted', 'AbortError')));
+    };
+    if (group) signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanUp = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;
     const settle = (fn: () => void): void => {
       if (!settled) {
         settled = true;
+        cleanUp();
         fn();
       }
     };
@@ -80,7 +115,8 @@ function spawnCollect(command: string, args: readonly string[], options: RunOpti
         resolve({
           stdout: Buffer.concat(out).toString('utf8'),
           stderr: Buffer.concat(err).toString('utf8'),
-          code: code ?? (sig ? 128 : 1),
+          code: timedOut ? SIGKILL_EXIT : (code ?? (sig ? 128 : 1)),
+          ...(timedOut ? { timedOut } : {}),
         }),
       );
     });

@@ -38,8 +38,9 @@ import type {
   RouteSpec,
   VxlanSpec,
   WireguardLinkSpec,
+  IpipLinkSpec,
 } from './types.ts';
-import { normalizeMac, randomMac } from './mac.ts';
+import { bytesToMac, normalizeMac, randomMac } from './mac.ts';
 
 /** What failNext can make fail: every capability method, and the fake's own inspection helpers. */
 export type KernelMethod = Exclude<keyof Kernel, 'subscribe' | 'close'> | 'listRoutes' | 'listNeighbors' | 'listFdb' | 'setLinkDown';
@@ -54,6 +55,8 @@ export interface FakeLinkSpec {
 }
 
 const VXLAN_OVERHEAD = 50;
+/** ETH_DATA_LEN − the outer IPv4 header: what the kernel gives an ipip device bound to no link. */
+const IPIP_DEFAULT_MTU = 1480;
 const RTPROT_KERNEL = 2;
 const RTPROT_BOOT = 3;
 const RT_SCOPE_UNIVERSE = 0;
@@ -132,7 +135,30 @@ export class FakeKernel implements Kernel {
         return this.newVxlan(spec);
       case 'wireguard':
         return this.newWireguard(spec);
+      case 'ipip':
+        return this.newIpip(spec);
     }
+  }
+
+  /** Like a kernel with the ipip module (one without is `failNext('createLink', 'EOPNOTSUPP')`). */
+  private newIpip(spec: IpipLinkSpec): Link {
+    if (spec.local && spec.local.family !== 4) throw kernelError('create link', spec.name, 'EINVAL');
+    if (spec.mtu !== undefined && (spec.mtu < 68 || spec.mtu > 65535 - 20)) throw kernelError('create link', spec.name, 'EINVAL');
+    // The device's link-layer address is its local IPv4 address (`link/ipip 192.0.2.1 brd 0.0.0.0`),
+    // four bytes, as a dump reports it in IFLA_ADDRESS.
+    const link: Link = {
+      index: this.nextIndex++,
+      name: spec.name,
+      kind: 'ipip',
+      mtu: spec.mtu ?? IPIP_DEFAULT_MTU,
+      mac: bytesToMac(spec.local?.toBytes() ?? new Uint8Array(4)),
+      up: false,
+      ipip: { ...(spec.local ? { local: spec.local } : {}), ttl: 0, pmtudisc: false },
+    };
+    this.links.set(link.index, link);
+    this.record(`createLink ipip ${spec.name}${spec.local ? ` local ${spec.local.toString()}` : ''}`);
+    this.emitLink('new', link);
+    return cloneLink(link);
   }
 
   private newWireguard(spec: WireguardLinkSpec): Link {
@@ -493,7 +519,7 @@ export class FakeKernel implements Kernel {
 }
 
 function cloneLink(link: Link): Link {
-  return { ...link, ...(link.vxlan ? { vxlan: { ...link.vxlan } } : {}) };
+  return { ...link, ...(link.vxlan ? { vxlan: { ...link.vxlan } } : {}), ...(link.ipip ? { ipip: { ...link.ipip } } : {}) };
 }
 
 function copyLink(link: Link | undefined): Link | undefined {

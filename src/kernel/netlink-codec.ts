@@ -3,12 +3,13 @@
  * Converts between the `netlink` package's rtnetlink messages and our kernel types. Pure
  * functions: no sockets here, so they can be unit-tested without privileges.
  */
+import { endianness } from 'node:os';
 import { AttrStream, ifla, rt } from 'netlink';
 import { describeError, KernelError } from '../errors/index.ts';
 import { Cidr, IPAddress, type Family } from '../ip/index.ts';
 import { bytesToMac } from './mac.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, RTM_F_CLONED, RTNH_F_ONLINK } from './netlink-raw.ts';
-import type { Addr, EventGroup, FdbEntry, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec, LinkSpec } from './types.ts';
+import type { Addr, EventGroup, FdbEntry, IpipInfo, IpipLinkSpec, KernelEvent, Link, Neighbor, NeighborState, Route, RouteType, VxlanInfo, VxlanSpec, LinkSpec } from './types.ts';
 
 export { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, afOf, RTNH_F_ONLINK } from './netlink-raw.ts';
 export const RT_TABLE_COMPAT = 252;
@@ -43,7 +44,69 @@ export function encodeLinkinfo(spec: LinkSpec): Buffer {
       info.emit(ifla.formatInfo({ kind: 'wireguard' }));
       return Buffer.concat(info.bufs);
     }
+    case 'ipip':
+      return encodeIpipLinkinfo(spec);
   }
+}
+
+// <linux/if_tunnel.h>: the IFLA_IPTUN_* attributes of IFLA_INFO_DATA for ipip.
+export const IFLA_IPTUN_LINK = 1;
+export const IFLA_IPTUN_LOCAL = 2;
+export const IFLA_IPTUN_REMOTE = 3;
+export const IFLA_IPTUN_TTL = 4;
+export const IFLA_IPTUN_TOS = 5;
+export const IFLA_IPTUN_PMTUDISC = 10;
+
+/**
+ * IFLA_LINKINFO for an ipip device: {IFLA_INFO_KIND "ipip", IFLA_INFO_DATA {LOCAL, PMTUDISC 0,
+ * TTL 0, TOS 0}}, the attributes upstream flannel's netlink library sends for flannel.ipip.
+ * LOCAL is an in_addr (network byte order), unlike the package's formatIptun, which writes it as
+ * a host-order u32; so the data is written here.
+ */
+export function encodeIpipLinkinfo(spec: IpipLinkSpec): Buffer {
+  const attrs: Buffer[] = [];
+  if (spec.local) {
+    if (spec.local.family !== 4) throw new KernelError('EINVAL', `create link ${spec.name}: an ipip tunnel's local address must be IPv4, got ${spec.local.toString()}`);
+    attrs.push(rtattr(IFLA_IPTUN_LOCAL, spec.local.toBytes()));
+  }
+  attrs.push(rtattr(IFLA_IPTUN_PMTUDISC, Uint8Array.of(0)), rtattr(IFLA_IPTUN_TTL, Uint8Array.of(0)), rtattr(IFLA_IPTUN_TOS, Uint8Array.of(0)));
+  const info = new AttrStream();
+  info.emit(ifla.formatInfo({ kind: 'ipip', data: Buffer.concat(attrs) }));
+  return Buffer.concat(info.bufs);
+}
+
+const HOST_LE = endianness() === 'LE';
+
+/** One rtattr: u16 length (header + value, unpadded) and u16 type in host order, the value, zero padding to 4 bytes. */
+function rtattr(type: number, value: Uint8Array): Buffer {
+  const out = Buffer.alloc((4 + value.length + 3) & ~3);
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  view.setUint16(0, 4 + value.length, HOST_LE);
+  view.setUint16(2, type, HOST_LE);
+  out.set(value, 4);
+  return out;
+}
+
+/** The package reads in_addr attributes as host-order u32s; this turns one back into the address (0: none). */
+function inAddrFromU32(v: number | undefined): IPAddress | undefined {
+  if (v === undefined || v === 0) return undefined;
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, HOST_LE);
+  return IPAddress.fromBytes(b);
+}
+
+function decodeIpip(data: Buffer): IpipInfo {
+  const t = ifla.parseIptun(data);
+  const local = inAddrFromU32(t.local);
+  const remote = inAddrFromU32(t.remote);
+  return {
+    ...(local ? { local } : {}),
+    ...(remote ? { remote } : {}),
+    ...(t.link ? { link: t.link } : {}),
+    ttl: t.ttl ?? 0,
+    // The kernel sends PMTUDISC always; a missing one means its default, on.
+    pmtudisc: t.pmtudisc === undefined ? true : t.pmtudisc !== 0,
+  };
 }
 
 export function encodeVxlanLinkinfo(spec: VxlanSpec): Buffer {
@@ -97,6 +160,7 @@ export function decodeLink(msg: rt.LinkMessage): Link | undefined {
     const info = ifla.parseInfo(attrs.linkinfo);
     if (info.kind) link.kind = info.kind;
     if (info.kind === 'vxlan' && info.data) link.vxlan = decodeVxlan(info.data);
+    if (info.kind === 'ipip' && info.data) link.ipip = decodeIpip(info.data);
   }
   return link;
 }

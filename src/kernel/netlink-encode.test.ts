@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { endianness } from 'node:os';
 import { AttrStream, ifla, rt } from 'netlink';
 import { Cidr, IPAddress } from '../ip/index.ts';
 import type { FdbSpec, NeighborSpec, RouteSpec } from './types.ts';
@@ -85,5 +86,48 @@ describe('encodeLinkinfo', () => {
     const info = ifla.parseInfo(encodeLinkinfo({ kind: 'vxlan', name: 'flannel.1', vni: 7, port: 0, learning: false, gbp: false }));
     assert.equal(info.kind, 'vxlan');
     assert.equal(ifla.parseVxlan(info.data as Buffer).id, 7);
+  });
+});
+
+describe('encodeLinkinfo for ipip', () => {
+  const ipipSpec = { kind: 'ipip' as const, name: 'flannel.ipip', local: ip('192.168.50.11') };
+
+  const littleEndianOnly = { skip: endianness() === 'LE' ? false : 'the expected bytes are written for a little-endian host' };
+
+  it('writes the bytes <linux/if_tunnel.h> defines: kind "ipip", LOCAL as an in_addr, PMTUDISC 0, TTL 0, TOS 0', littleEndianOnly, () => {
+    const le = (n: number): number[] => [n & 0xff, n >> 8]; // rtattr length and type are host order (little-endian here)
+    const expected = [
+      ...le(9), ...le(1), ...Buffer.from('ipip\0'), 0, 0, 0, // IFLA_INFO_KIND "ipip", padded to 12
+      ...le(4 + 8 + 8 + 8 + 8), ...le(2), // IFLA_INFO_DATA, 36 bytes
+      ...le(8), ...le(2), 192, 168, 50, 11, // IFLA_IPTUN_LOCAL (2), network byte order
+      ...le(5), ...le(10), 0, 0, 0, 0, // IFLA_IPTUN_PMTUDISC (10) = 0: no DF on the outer header
+      ...le(5), ...le(4), 0, 0, 0, 0, // IFLA_IPTUN_TTL (4) = 0: inherit
+      ...le(5), ...le(5), 0, 0, 0, 0, // IFLA_IPTUN_TOS (5) = 0
+    ];
+    assert.deepEqual([...encodeLinkinfo(ipipSpec)], expected);
+  });
+
+  it('equals the netlink package\'s formatIptun (given LOCAL as the host-order u32 it expects) up to the last attribute\'s padding', littleEndianOnly, () => {
+    const localBytes = ip('192.168.50.11').toBytes();
+    const localAsHostU32 = endianness() === 'LE' ? localBytes.readUInt32LE(0) : localBytes.readUInt32BE(0);
+    const data = packageBytes((out) => out.emit(ifla.formatIptun({ local: localAsHostU32, pmtudisc: 0, ttl: 0, tos: 0 })));
+    const reference = packageBytes((out) => out.emit(ifla.formatInfo({ kind: 'ipip', data: Buffer.from(data) })));
+    const ours = encodeLinkinfo(ipipSpec);
+    // The package leaves the final attribute of the nested data unpadded (IFLA_INFO_DATA 33 bytes
+    // long); the kernel's nla_put and iproute2 pad every attribute (36). Both parse the same.
+    assert.deepEqual([...ours.subarray(0, 12)], [...reference.subarray(0, 12)]);
+    assert.deepEqual([...ours.subarray(14, 45)], [...reference.subarray(14, 45)]);
+    assert.deepEqual([ours.readUInt16LE(12), reference[12]], [36, 33]);
+    assert.deepEqual([...ours.subarray(45)], [0, 0, 0]);
+    const parse = (b: Uint8Array): unknown => ifla.parseIptun(ifla.parseInfo(Buffer.from(b)).data as Buffer);
+    assert.deepEqual(parse(ours), parse(reference));
+    assert.deepEqual(parse(ours), { local: localAsHostU32, pmtudisc: 0, ttl: 0, tos: 0 });
+  });
+
+  it('leaves LOCAL out when none is given, and refuses an IPv6 local address', () => {
+    const info = ifla.parseInfo(encodeLinkinfo({ kind: 'ipip', name: 't' }));
+    assert.equal(info.kind, 'ipip');
+    assert.deepEqual(ifla.parseIptun(info.data as Buffer), { pmtudisc: 0, ttl: 0, tos: 0 });
+    assert.throws(() => encodeLinkinfo({ kind: 'ipip', name: 't', local: ip('fd00::1') }), { code: 'EINVAL', message: "create link t: an ipip tunnel's local address must be IPv4, got fd00::1" });
   });
 });

@@ -34,6 +34,7 @@ export interface Link {
   up: boolean;
   masterIndex?: number;
   vxlan?: VxlanInfo;
+  ipip?: IpipInfo;
 }
 
 /** A VXLAN device to create (`ip link add <name> type vxlan ...`). */
@@ -56,8 +57,31 @@ export interface WireguardLinkSpec {
   mtu?: number;
 }
 
+/** What an IPv4-in-IPv4 tunnel device reports (`ip -d link show type ipip`); absent fields are 0/any. */
+export interface IpipInfo {
+  local?: IPAddress;
+  remote?: IPAddress;
+  /** ifindex of the underlay device the tunnel is bound to. */
+  link?: number;
+  /** 0: inherit the inner packet's TTL. */
+  ttl: number;
+  /** Outer packets carry DF (path MTU discovery). */
+  pmtudisc: boolean;
+}
+
+/**
+ * An IPv4-in-IPv4 tunnel (`ip link add <name> type ipip local <local> ttl inherit nopmtudisc`):
+ * no remote, so one device reaches every peer through per-route gateways. Created as upstream
+ * flannel does (TTL inherit, TOS 0, no path MTU discovery). Needs the kernel's ipip module.
+ */
+export interface IpipLinkSpec {
+  name: string;
+  local?: IPAddress;
+  mtu?: number;
+}
+
 /** What createLink can create, by kind: each backend's device is one member of this union. */
-export type LinkSpec = ({ kind: 'vxlan' } & VxlanSpec) | ({ kind: 'wireguard' } & WireguardLinkSpec);
+export type LinkSpec = ({ kind: 'vxlan' } & VxlanSpec) | ({ kind: 'wireguard' } & WireguardLinkSpec) | ({ kind: 'ipip' } & IpipLinkSpec);
 
 /** An interface address: a host address with its prefix length (host bits kept). */
 export interface AddrSpec {

@@ -275,7 +275,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       'exec node1 -- ip neigh show dev flannel.1',
       'exec node1 -- iptables -t nat -S FLANNEL-POSTRTG',
       'exec node1 -- iptables -S FLANNEL-FWD',
-      `exec node1 -- cat /run/flannel-ts/lab/${a}/node1/subnet.env`,
+      'exec node1 -- cat /run/flannel/subnet.env',
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',
