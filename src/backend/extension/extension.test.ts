@@ -147,7 +147,8 @@ describe('extension peers', () => {
     h.subnets.remove(extPeer(2, 'pubkey-2'));
     await until('the remove', () => lines(log).length === 3 || false);
     assert.equal(lines(log)[2], 'del 10.244.2.0/24 192.0.2.12 [pubkey-2]');
-    assert.equal(h.logged('info', 'ran SubnetRemoveCommand for peer 10.244.2.0/24 via 192.0.2.12').length, 1);
+    // The line comes once the command has exited, a moment after it wrote its output.
+    await until('the log line', () => h.logged('info', 'ran SubnetRemoveCommand for peer 10.244.2.0/24 via 192.0.2.12').length === 1 || false);
     await stop();
   });
 

@@ -1,17 +1,21 @@
 /**
  * @module backend/testing/fixtures
  * Building blocks for backend unit tests: a FakeKernel with an underlay "eth0", a parsed network
- * config, peer leases, BackendDeps, and waiting for the reconciler to settle.
+ * config, peer leases, BackendDeps, waiting for the reconciler to settle, the same machine after a
+ * restart, and the kernel's (and FakeWireguard's) state as sorted `ip`-style lines.
  */
 import { parseNetworkConfig, type NetworkConfig } from '../../config/index.ts';
 import { Cidr, IPAddress } from '../../ip/index.ts';
 import { FakeKernel, type Link } from '../../kernel/index.ts';
+import type { FakeWireguard } from '../../kernel/fake-wireguard.ts';
 import type { JsonValue, Lease } from '../../lease/index.ts';
 import { createMemoryLogger, type MemoryLogger } from '../../log/index.ts';
 import type { Backend, BackendDeps, ExternalInterface, Network } from '../backend.ts';
 import { describeObject } from '../kernel-objects.ts';
 import type { PassSummary } from '../peer-reconciler.ts';
 import { MemorySubnets } from './memory-subnets.ts';
+
+const RTPROT_KERNEL = 2;
 
 export const ip = (s: string): IPAddress => IPAddress.parse(s);
 export const cidr = (s: string): Cidr => Cidr.parse(s);
@@ -115,6 +119,22 @@ export function harness(o: HarnessOptions): Harness {
     addrs: [{ ip: addr, prefix: Number(prefixText) }, ...(addr6 ? [{ ip: addr6, prefix: Number(prefix6Text) }] : [])],
   });
   const ext: ExternalInterface = { name: 'eth0', index: eth0.index, mtu: eth0.mtu, ifaceAddr: addr, publicIP: addr, ...(addr6 ? { ifaceV6Addr: addr6, publicIPv6: addr6 } : {}) };
+  return harnessOn({ kernel, eth0, ext }, o);
+}
+
+/** What a restart may change: everything but the machine (FakeKernel, eth0). */
+export type RestartOptions = Pick<HarnessOptions, 'config' | 'subnet' | 'ipv6Subnet' | 'peers'>;
+
+/**
+ * The same machine after flanneld restarted: the FakeKernel (with whatever the last run left in
+ * it), eth0 and the external interface of `h`; a new subnet manager, log and pass list.
+ */
+export function restartHarness(h: Harness, o: RestartOptions): Harness {
+  return harnessOn({ kernel: h.kernel, eth0: h.eth0, ext: h.ext }, o);
+}
+
+function harnessOn(machine: Pick<Harness, 'kernel' | 'eth0' | 'ext'>, o: RestartOptions): Harness {
+  const { kernel, eth0, ext } = machine;
   const subnets = new MemorySubnets({
     config: o.config,
     ...(o.subnet ? { subnet: cidr(o.subnet) } : {}),
@@ -172,7 +192,7 @@ export interface KernelState {
 export async function kernelState(kernel: FakeKernel, family: 4 | 6 = 4): Promise<KernelState> {
   const links = await kernel.listLinks();
   const name = (i: number): string => links.find((l) => l.index === i)?.name ?? `ifindex ${i}`;
-  const routes = (await kernel.listRoutes(family)).filter((r) => r.protocol !== 2).map((route) => describeObject({ kind: 'route', route }, name));
+  const routes = (await kernel.listRoutes(family)).filter((r) => r.protocol !== RTPROT_KERNEL).map((route) => describeObject({ kind: 'route', route }, name));
   const neighs: string[] = [];
   const fdb: string[] = [];
   for (const l of links) {
@@ -180,4 +200,50 @@ export async function kernelState(kernel: FakeKernel, family: 4 | 6 = 4): Promis
     for (const e of await kernel.listFdb(l.index)) if (e.dst?.family === family) fdb.push(`${describeObject({ kind: 'fdb', fdb: e }, name)}${e.self ? ' self' : ''}${e.permanent ? ' permanent' : ''}`);
   }
   return { routes: routes.sort(), neighs: neighs.sort(), fdb: fdb.sort() };
+}
+
+/**
+ * Everything a backend may have put into a FakeKernel, one `ip`-style line each, sorted: every
+ * link but lo and the underlay (`link <name> <kind> mtu <n> up|down [mac <mac>] [addr <a>/<p>...]`),
+ * routes of both families (main table, not the kernel's own connected routes), neighbours and FDB
+ * entries on any link. What flannel left behind shows up here, whichever backend left it.
+ */
+export async function kernelLines(kernel: FakeKernel, underlay: readonly string[] = ['lo', 'eth0']): Promise<string[]> {
+  const links = await kernel.listLinks();
+  const name = (i: number): string => links.find((l) => l.index === i)?.name ?? `ifindex ${i}`;
+  const lines: string[] = [];
+  for (const l of links) {
+    if (!underlay.includes(l.name)) {
+      const addrs = (await kernel.listAddrs(l.index)).map((a) => ` addr ${a.ip.toString()}/${a.prefix}`).sort();
+      lines.push(`link ${l.name} ${l.kind ?? 'plain'} mtu ${l.mtu} ${l.up ? 'up' : 'down'}${l.mac ? ` mac ${l.mac}` : ''}${addrs.join('')}`);
+    }
+    for (const family of [4, 6] as const) {
+      for (const neighbor of await kernel.listNeighbors(l.index, family)) lines.push(`${describeObject({ kind: 'neigh', neighbor }, name)} ${neighbor.state}`);
+    }
+    for (const e of await kernel.listFdb(l.index)) lines.push(`${describeObject({ kind: 'fdb', fdb: e }, name)}${e.self ? ' self' : ''}${e.permanent ? ' permanent' : ''}`);
+  }
+  for (const family of [4, 6] as const) {
+    for (const route of await kernel.listRoutes(family)) if (route.protocol !== RTPROT_KERNEL) lines.push(describeObject({ kind: 'route', route }, name));
+  }
+  return lines.sort();
+}
+
+/**
+ * What FakeWireguard holds for every WireGuard link of the kernel, in kernelLines' style:
+ * `wireguard <dev> key <public key> port <n>` and per peer
+ * `wireguard <dev> peer <key> endpoint <ip>:<port> allowed-ips <cidr>[,<cidr>] keepalive <s> psk <base64>|none`.
+ */
+export async function wireguardLines(kernel: FakeKernel, wg: FakeWireguard): Promise<string[]> {
+  const lines: string[] = [];
+  for (const link of await kernel.listLinks()) {
+    if (link.kind !== 'wireguard') continue;
+    const state = await wg.get(link.name);
+    if (!state) continue;
+    lines.push(`wireguard ${link.name} key ${state.publicKey ?? 'none'} port ${state.listenPort}`);
+    for (const p of state.peers) {
+      const endpoint = p.endpoint ? `${p.endpoint.ip.family === 6 ? `[${p.endpoint.ip.toString()}]` : p.endpoint.ip.toString()}:${p.endpoint.port}` : 'none';
+      lines.push(`wireguard ${link.name} peer ${p.publicKey} endpoint ${endpoint} allowed-ips ${p.allowedIPs.map(String).join(',')} keepalive ${p.persistentKeepalive} psk ${p.presharedKey ?? 'none'}`);
+    }
+  }
+  return lines.sort();
 }

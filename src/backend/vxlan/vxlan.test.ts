@@ -22,24 +22,13 @@ const vxlanObjects = (subnet: string, gw: string, mac: string, publicIP: string)
 });
 
 describe('vxlan registerNetwork', () => {
-  it('creates flannel.1 as upstream does and advertises its MAC in the lease', async () => {
-    const { h, net, stop } = await start();
+  // The lease, the pod MTU, the device's MTU, state, address and MAC: the backend contract.
+  it("creates flannel.1 with upstream's VXLAN settings and a locally administered unicast MAC", async () => {
+    const { h, stop } = await start();
     const dev = await h.kernel.getLink('flannel.1');
     assert.ok(dev?.vxlan);
-    assert.equal(dev.kind, 'vxlan');
     assert.deepEqual({ ...dev.vxlan, local: dev.vxlan.local?.toString() }, { vni: 1, local: '192.0.2.1', port: 8472, learning: false, gbp: false, link: h.eth0.index });
-    assert.equal(dev.mtu, 1450);
-    assert.equal(net.mtu, 1450);
-    assert.equal(dev.up, true);
-    // Locally administered, unicast.
     assert.equal(parseInt(dev.mac.slice(0, 2), 16) & 0x03, 0x02);
-    const [acq] = h.subnets.acquired;
-    assert.equal(acq?.attrs.backendType, 'vxlan');
-    assert.equal(acq?.attrs.publicIP?.toString(), '192.0.2.1');
-    assert.equal(JSON.stringify(acq?.attrs.backendData), `{"VNI":1,"VtepMAC":"${dev.mac}"}`);
-    assert.equal(acq?.attrs.backendV6Data, undefined);
-    const addrs = await h.kernel.listAddrs(dev.index, 4);
-    assert.deepEqual(addrs.map((a) => `${a.ip.toString()}/${a.prefix}`), ['10.244.1.0/32']);
     await stop();
   });
 
@@ -51,16 +40,6 @@ describe('vxlan registerNetwork', () => {
     assert.equal(net.mtu, 1350);
     assert.deepEqual(h.subnets.acquired[0]?.attrs.backendData, { VNI: 42, VtepMAC: dev.mac });
     await stop();
-  });
-
-  it('rejects an MTU key larger than the underlay as a config error', async () => {
-    const config = networkConfig({ Type: 'vxlan', MTU: 9000 });
-    const h = harness({ subnet: '10.244.1.0/24', config });
-    await assert.rejects(vxlan().create(h.deps).registerNetwork(config, {}, AbortSignal.timeout(5000)), {
-      name: 'ConfigError',
-      message: 'Backend.MTU 9000 is larger than the MTU of eth0 (1500): the kernel refuses a VXLAN device larger than its underlay allows',
-    });
-    assert.equal(await h.kernel.getLink('flannel.1'), undefined);
   });
 
   it('keeps a compatible existing device and its MAC (no traffic blip)', async () => {
@@ -152,36 +131,18 @@ describe('vxlan registerNetwork', () => {
 
 describe('vxlan peers', () => {
   const p1 = peer({ subnet: '10.244.2.0/24', publicIP: '198.51.100.2', backendData: { VNI: 1, VtepMAC: MAC_A } });
-  const p2 = peer({ subnet: '10.244.3.0/24', publicIP: '198.51.100.3', backendData: { VNI: 1, VtepMAC: MAC_B } });
 
-  it('programs route, neighbour and FDB entry per peer, and removes all three', async () => {
+  // Programming, updating and removing peers in the kernel: the backend contract. The log lines:
+  it('logs each peer added, updated and removed', async () => {
     const { h, stop } = await start({ peers: [p1] });
-    assert.deepEqual(await kernelState(h.kernel), vxlanObjects('10.244.2.0/24', '10.244.2.0', MAC_A, '198.51.100.2'));
-    assert.equal(h.logged('info', 'peer added: 10.244.2.0/24 via 198.51.100.2').length, 1);
-
-    const added = h.nextPass();
-    h.subnets.add(p2);
-    await added;
-    const both = await kernelState(h.kernel);
-    assert.deepEqual(both.routes, ['route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink', 'route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink']);
-    assert.equal(both.neighs.length, 2);
-    assert.equal(both.fdb.length, 2);
-
-    const removed = h.nextPass();
-    h.subnets.remove(p1);
-    await removed;
-    assert.deepEqual(await kernelState(h.kernel), vxlanObjects('10.244.3.0/24', '10.244.3.0', MAC_B, '198.51.100.3'));
-    assert.equal(h.logged('info', 'peer removed: 10.244.2.0/24 via 198.51.100.2').length, 1);
-    await stop();
-  });
-
-  it('moves the FDB entry when a peer changes its public IP', async () => {
-    const { h, stop } = await start({ peers: [p1] });
+    assert.deepEqual(h.logged('info', 'peer '), ['peer added: 10.244.2.0/24 via 198.51.100.2']);
     const moved = h.nextPass();
     h.subnets.add(peer({ subnet: '10.244.2.0/24', publicIP: '198.51.100.99', backendData: { VNI: 1, VtepMAC: MAC_A } }));
     await moved;
-    assert.deepEqual((await kernelState(h.kernel)).fdb, [`fdb ${MAC_A} dst 198.51.100.99 dev flannel.1 self permanent`]);
-    assert.equal(h.logged('info', 'peer updated: 10.244.2.0/24 via 198.51.100.99').length, 1);
+    const removed = h.nextPass();
+    h.subnets.remove(p1);
+    await removed;
+    assert.deepEqual(h.logged('info', 'peer '), ['peer added: 10.244.2.0/24 via 198.51.100.2', 'peer updated: 10.244.2.0/24 via 198.51.100.99', 'peer removed: 10.244.2.0/24 via 198.51.100.99']);
     await stop();
   });
 
@@ -200,17 +161,16 @@ describe('vxlan peers', () => {
     await stop();
   });
 
-  it('skips peers of another backend type or with unusable data, with a warning', async () => {
-    const hostgw = peer({ subnet: '10.244.5.0/24', publicIP: '198.51.100.5', backendType: 'host-gw' });
+  // A peer of another backend type is the backend contract's case; unusable vxlan data is vxlan's own.
+  it('skips a peer with unusable data, warning once', async () => {
     const broken = peer({ subnet: '10.244.6.0/24', publicIP: '198.51.100.6', backendData: { VNI: 1, VtepMAC: 'zz' } });
-    const { h, stop } = await start({ peers: [p1, hostgw, broken] });
+    const { h, stop } = await start({ peers: [p1, broken] });
     assert.deepEqual(await kernelState(h.kernel), vxlanObjects('10.244.2.0/24', '10.244.2.0', MAC_A, '198.51.100.2'));
-    assert.equal(h.logged('warn', 'peer 10.244.5.0/24 at 198.51.100.5 uses backend "host-gw", not vxlan').length, 1);
     assert.equal(h.logged('warn', 'peer 10.244.6.0/24 at 198.51.100.6 has unusable BackendData').length, 1);
     const again = h.nextPass((p) => p.kind === 'full');
     h.kernel.simulateOverrun();
     await again;
-    assert.equal(h.logged('warn', 'peer 10.244.5.0/24').length, 1, 'a later full pass does not repeat the warning');
+    assert.equal(h.logged('warn', 'peer 10.244.6.0/24').length, 1, 'a later full pass does not repeat the warning');
     await stop();
   });
 
@@ -260,26 +220,8 @@ describe('vxlan peers', () => {
     await stop();
   });
 
-  it('repairs a route deleted by hand', async () => {
-    const { h, stop } = await start({ peers: [p1, p2] });
-    const repaired = h.nextPass((p) => p.kind === 'full' && p.applied > 0);
-    await h.kernel.deleteRoute({ dst: cidr('10.244.3.0/24') });
-    await repaired;
-    assert.deepEqual((await kernelState(h.kernel)).routes, ['route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink', 'route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink']);
-    assert.deepEqual(h.logged('info', 'repaired'), ['repaired 1 kernel object(s) that were missing or changed: route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink']);
-    await stop();
-  });
-
-  it('repairs a neighbour rewritten by hand', async () => {
-    const { h, stop } = await start({ peers: [p1] });
-    const dev = await h.kernel.getLink('flannel.1');
-    const repaired = h.nextPass((p) => p.kind === 'full' && p.applied > 0);
-    await h.kernel.replaceNeighbor({ linkIndex: dev?.index ?? 0, ip: ip('10.244.2.0'), mac: MAC_B });
-    await repaired;
-    assert.deepEqual((await kernelState(h.kernel)).neighs, [`neigh 10.244.2.0 lladdr ${MAC_A} dev flannel.1 permanent`]);
-    await stop();
-  });
-
+  // Repairs of damage done by hand (routes, neighbours, FDB entries, the VTEP's MAC, MTU, address,
+  // state, the VTEP itself): the backend contract. How they are triggered:
   it('repairs through the periodic reconcile when no notification arrives', async () => {
     const { h, stop } = await start({ peers: [p1], init: { reconcileIntervalMs: 30, repairDelayMs: 60_000 } });
     await h.kernel.deleteRoute({ dst: cidr('10.244.2.0/24') });
@@ -294,36 +236,6 @@ describe('vxlan peers', () => {
     h.kernel.simulateOverrun();
     assert.equal((await full).failed, 0);
     assert.equal(h.logged('warn', 'kernel notifications were lost').length, 1);
-    await stop();
-  });
-
-  it('restores the VTEP MAC when something rewrites it (ff#1795)', async () => {
-    const { h, stop } = await start({ peers: [p1] });
-    const dev = await h.kernel.getLink('flannel.1');
-    const restored = h.nextPass((p) => p.kind === 'full');
-    await h.kernel.setLinkMac('flannel.1', '0e:99:99:99:99:99');
-    await restored;
-    assert.equal((await h.kernel.getLink('flannel.1'))?.mac, dev?.mac);
-    assert.equal(h.logged('info', `restored MAC ${dev?.mac} on flannel.1`).length, 1);
-    await stop();
-  });
-
-  it('re-creates a deleted VTEP with the same MAC and re-programs every peer', async () => {
-    const { h, stop } = await start({ peers: [p1, p2] });
-    const before = await h.kernel.getLink('flannel.1');
-    const rebuilt = h.nextPass((p) => p.kind === 'full' && p.applied === 6);
-    await h.kernel.deleteLink('flannel.1');
-    await rebuilt;
-    const after = await h.kernel.getLink('flannel.1');
-    assert.equal(after?.mac, before?.mac);
-    assert.notEqual(after?.index, before?.index);
-    assert.equal(after?.up, true);
-    assert.equal(h.logged('warn', `flannel.1 is gone (deleted by hand?): re-creating it with MAC ${before?.mac}`).length, 1);
-    assert.deepEqual((await h.kernel.listAddrs(after?.index, 4)).map((a) => a.ip.toString()), ['10.244.1.0']);
-    const s = await kernelState(h.kernel);
-    assert.equal(s.routes.length, 2);
-    assert.equal(s.neighs.length, 2);
-    assert.equal(s.fdb.length, 2);
     await stop();
   });
 

@@ -49,7 +49,7 @@ describe('wireguard peer plan', () => {
     );
     assert.deepEqual([...peers.keys()], [KEY_A]);
     assert.deepEqual(problems.map((p) => `${p.lease.subnet} ${p.why}`), [
-      '10.244.3.0/24 uses backend vxlan, not wireguard: it gets no tunnel',
+      '10.244.3.0/24 uses backend "vxlan", not wireguard: it gets no tunnel',
       '10.244.4.0/24 has the same public key as the peer at 192.0.2.12 (a cloned VM or a copied key file?): only one of them gets the tunnel',
       '10.244.5.0/24 has unusable wireguard BackendData ({"PublicKey":"nope","Port":51820}: PublicKey: not a base64 WireGuard key)',
     ]);

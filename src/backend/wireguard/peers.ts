@@ -57,7 +57,7 @@ export function planPeers(device: DeviceSpec, leases: Iterable<Lease>, cfg: Wire
   const problems: Array<{ lease: Lease; why: string }> = [];
   for (const lease of leases) {
     if (lease.attrs.backendType !== 'wireguard') {
-      problems.push({ lease, why: `uses backend ${lease.attrs.backendType}, not wireguard: it gets no tunnel` });
+      problems.push({ lease, why: `uses backend "${lease.attrs.backendType}", not wireguard: it gets no tunnel` });
       continue;
     }
     const over: 4 | 6 = device.endpoint === 'prefer-6' ? (lease.attrs.publicIPv6 ? 6 : 4) : device.endpoint;
