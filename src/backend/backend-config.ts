@@ -40,7 +40,7 @@ export function parseBackendKeys<R extends KeyRules>(raw: Readonly<Record<string
     if (key.toLowerCase() === 'type') continue;
     const canon = known.find((k) => k.toLowerCase() === key.toLowerCase());
     if (!canon) {
-      warnings.push(`Backend.${key} is not a ${backendType} setting and is ignored (${backendType} settings: ${known.length > 0 ? known.join(', ') : 'none'})`);
+      warnings.push(`Backend.${key} is not ${/^[aeio]/.test(backendType) ? 'an' : 'a'} ${backendType} setting and is ignored (${backendType} settings: ${known.length > 0 ? known.join(', ') : 'none'})`);
       continue;
     }
     const twice = seen.get(canon);

@@ -55,11 +55,12 @@ export interface Backend {
 export interface BackendFactory {
   readonly type: string;
   /**
-   * Validates this backend's keys of the Backend section without touching anything, as
-   * registerNetwork will read them: throws ConfigError for a bad value, returns the warnings.
-   * flanneld runs it before its first write; `flannel-ts config check` runs it too.
+   * Validates what registerNetwork will read of the configuration (its Backend section, and the
+   * families where a backend carries only one) without touching anything: throws ConfigError for
+   * a bad value, returns the warnings. flanneld runs it before its first write; `flannel-ts
+   * config check` runs it too.
    */
-  checkConfig(raw: Readonly<Record<string, unknown>>): { readonly warnings: readonly string[] };
+  checkConfig(config: NetworkConfig): { readonly warnings: readonly string[] };
   create(deps: BackendDeps): Backend;
 }
 

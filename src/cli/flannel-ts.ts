@@ -29,7 +29,7 @@ const configCheck: Command = {
     // The same checks flanneld makes at start, Backend section included.
     let backendWarnings: readonly string[];
     try {
-      backendWarnings = createBackends().get(config.backend.type).checkConfig(config.backend.raw).warnings;
+      backendWarnings = createBackends().get(config.backend.type).checkConfig(config).warnings;
     } catch (err) {
       if (err instanceof ConfigError) throw new ConfigError(err.code, `${path}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}) });
       throw err;

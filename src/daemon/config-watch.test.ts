@@ -6,7 +6,7 @@ import { judgeConfigChange } from './config-watch.ts';
 
 const SOURCE = 'etcd key /coreos.com/network/config';
 const running = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}', { source: SOURCE });
-const checkBackend = (c: typeof running): void => void createBackends().get(c.backend.type).checkConfig(c.backend.raw);
+const checkBackend = (c: typeof running): void => void createBackends().get(c.backend.type).checkConfig(c);
 const judge = (text: string | undefined): string | undefined => judgeConfigChange(text, SOURCE, running, checkBackend);
 
 describe('judgeConfigChange', () => {

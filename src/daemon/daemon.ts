@@ -100,7 +100,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     for (const w of config.warnings) log.warn(`network config: ${w}`);
     // The Backend section is checked before anything is written (a bad key must change nothing).
     const factory = fromSource(config, () => deps.backends.get(config.backend.type));
-    fromSource(config, () => factory.checkConfig(config.backend.raw));
+    fromSource(config, () => factory.checkConfig(config));
     if (config.enableIPv4 && !extIface.publicIP) {
       throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv4 is enabled but interface ${extIface.name} has no IPv4 address and --public-ip is not set`, { hint: 'give the interface an IPv4 address, pass --public-ip, or set "EnableIPv4": false' });
     }
@@ -187,7 +187,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
         signal,
         follow: (own, onChange) => tap.follow(own, onChange),
       }),
-      watchConfigChanges({ subnets: deps.subnets, running: config, log, signal, checkBackend: (c) => void deps.backends.get(c.backend.type).checkConfig(c.backend.raw) }),
+      watchConfigChanges({ subnets: deps.subnets, running: config, log, signal, checkBackend: (c) => void deps.backends.get(c.backend.type).checkConfig(c) }),
     ];
     if (trafficRun) tasks.push(trafficRun(signal));
     // The first task to fail stops the others; its error is what `done` rejects with.

@@ -6,6 +6,7 @@
  * lab's commands never test a backend's name themselves.
  */
 import { generatePresharedKey } from '../wireguard/keys.ts';
+import { kernelHasIpip } from './kernel-features.ts';
 import type { Machine } from './netns.ts';
 
 /** A node as the hints see it. */
@@ -34,6 +35,8 @@ export interface LabBackend {
   readonly statusCommands: ReadonlyArray<readonly string[]>;
   /** Commands to try on node1 besides ip route, the rules and subnet.env. */
   hints(o: { readonly directRouting: boolean; readonly second?: HintNode }): BackendHint[];
+  /** Why this machine cannot run the backend (asked before anything is built), or undefined. */
+  unavailable?(): string | undefined;
 }
 
 function linkAddress(node: Machine, device: string): string {
@@ -100,7 +103,57 @@ const wireguard: LabBackend = {
   ],
 };
 
-export const LAB_BACKENDS: readonly LabBackend[] = [vxlan, hostGw, wireguard];
+function linkName(node: Machine, device: string): string {
+  try {
+    return node.ns.ipJson<Array<{ ifname?: string }>>(['link', 'show', device])[0]?.ifname ?? '-';
+  } catch {
+    return '-';
+  }
+}
+
+const udp: LabBackend = {
+  type: 'udp',
+  backendSection: () => ({ Type: 'udp' }),
+  directRouting: false,
+  identity: { title: 'TUN', read: (node) => linkName(node, 'flannel0') },
+  routeComment: ({ network }) => `inside ${network}, which goes to flannel0: flanneld reads each packet and sends it in a UDP datagram to port 8285 of the node that holds the subnet`,
+  statusCommands: [['ip', '-s', 'link', 'show', 'flannel0']],
+  hints: () => [
+    { cmd: ['ip', '-s', 'link', 'show', 'flannel0'], comment: 'the TUN device flanneld reads and writes pod packets through, with its packet counters' },
+    { cmd: ['ss', '-uanp', 'sport = :8285'], comment: "flanneld's UDP socket: every pod packet to another node leaves through it" },
+  ],
+};
+
+const ipip: LabBackend = {
+  type: 'ipip',
+  backendSection: ({ directRouting }) => ({ Type: 'ipip', ...(directRouting ? { DirectRouting: true } : {}) }),
+  directRouting: true,
+  identity: { title: 'TUNNEL', read: (node) => linkName(node, 'flannel.ipip') },
+  routeComment: (o) => (o.directRouting ? `${underlayRoute(o)} (DirectRouting: same underlay segment)` : 'via flannel.ipip onlink (IPv4 in IPv4)'),
+  statusCommands: [['ip', '-d', 'link', 'show', 'flannel.ipip']],
+  hints: () => [{ cmd: ['ip', '-d', 'link', 'show', 'flannel.ipip'], comment: 'the ipip tunnel: local = this node\'s underlay address, no remote' }],
+  unavailable: () => {
+    const probe = kernelHasIpip();
+    return probe.available ? undefined : `this kernel has no ipip module (ip link add ... type ipip says "${probe.detail}"): load it with modprobe ipip where the module exists, or pick another --backend`;
+  },
+};
+
+/** The extension backend doing host-gw's job in shell, as upstream's documentation shows it. */
+const extension: LabBackend = {
+  type: 'extension',
+  backendSection: () => ({
+    Type: 'extension',
+    SubnetAddCommand: 'ip route replace $SUBNET via $PUBLIC_IP dev eth0',
+    SubnetRemoveCommand: 'ip route del $SUBNET via $PUBLIC_IP dev eth0',
+  }),
+  directRouting: false,
+  identity: { title: 'TUNNEL', read: () => '-' },
+  routeComment: (o) => `${underlayRoute(o)}, added by the SubnetAddCommand "ip route replace $SUBNET via $PUBLIC_IP dev eth0"`,
+  statusCommands: [],
+  hints: () => [],
+};
+
+export const LAB_BACKENDS: readonly LabBackend[] = [vxlan, hostGw, wireguard, udp, ipip, extension];
 
 export function labBackend(type: string): LabBackend | undefined {
   return LAB_BACKENDS.find((b) => b.type === type);

@@ -245,6 +245,8 @@ export async function labUp(args: string[], io: LabIO): Promise<number> {
   if (network?.overlaps(Cidr.parse(UNDERLAY_CIDR))) usageError(`--network ${want.network} overlaps the lab's underlay ${UNDERLAY_CIDR}, where its nodes' eth0 are; pick another range (default 10.244.0.0/16)`);
   const options: LabOptions = { ...want, network: network?.toString() ?? want.network };
   needRoot();
+  const cannot = profile.unavailable?.();
+  if (cannot) throw new ConfigError('E_LAB_BACKEND', `--backend ${backend} cannot run on this machine: ${cannot}. Nothing was built`, { hint: `choose another backend: ${LAB_BACKENDS.filter((b) => b !== profile && !b.unavailable?.()).map((b) => b.type).join(', ')}` });
   const foreign = foreignStateEntries(t.stateDir);
   if (foreign.length) usageError(`--state-dir ${t.stateDir} already holds files a lab does not write (${foreign.slice(0, 3).join(', ')}); name a new or empty directory, since lab down removes it`);
 

@@ -294,7 +294,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     assert.deepEqual(runAll(built, ['down']), [
       'exec node1 -- ip route',
       'exec node1 -- nft list table ip flannel-ipv4',
-      `exec node1 -- cat ${bDir}/node1/subnet.env`,
+      'exec node1 -- cat /run/flannel/subnet.env',
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',

@@ -28,6 +28,15 @@ describe('flannel-ts config check, as flanneld checks', () => {
         'flannel-ts: hint: fix the Backend section of the network configuration (net-conf.json or the etcd key <prefix>/config) and restart flanneld\n',
     );
   });
+  it('rejects an IPv4-only backend with IPv6 enabled, as flanneld refuses it before writing anything', () => {
+    const r = check('udp6.json', '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"udp"}}');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr,
+      `flannel-ts: error: ${r.path}: the udp backend carries IPv4 only, but EnableIPv6 is true\n` +
+        'flannel-ts: hint: set "EnableIPv6": false (and leave out IPv6Network), or use a backend that carries IPv6 (vxlan, wireguard, host-gw)\n',
+    );
+  });
   it('rejects a network that cannot work', () => {
     const r = check('all.json', '{"Network":"0.0.0.0/0"}');
     assert.equal(r.status, 1);

@@ -10,7 +10,7 @@ import { watchPeers } from '../../subnet/index.ts';
 export function alloc(): BackendFactory {
   return {
     type: 'alloc',
-    checkConfig: (raw) => parseBackendKeys(raw, 'alloc', {}),
+    checkConfig: (config) => parseBackendKeys(config.backend.raw, 'alloc', {}),
     create: ({ subnets, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         for (const w of parseBackendKeys(config.backend.raw, 'alloc', {}).warnings) log.warn(`network config: ${w}`);

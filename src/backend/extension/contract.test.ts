@@ -46,7 +46,7 @@ backendContract('extension', {
     invalid: [{ backend: { SubnetAddCommand: 5 }, message: 'Backend.SubnetAddCommand must be a string: a shell command line, run with sh -c, got number 5' }],
     unknownKey: {
       backend: { VNI: 1 },
-      warning: 'Backend.VNI is not a extension setting and is ignored (extension settings: PreStartupCommand, PostStartupCommand, SubnetAddCommand, SubnetRemoveCommand)',
+      warning: 'Backend.VNI is not an extension setting and is ignored (extension settings: PreStartupCommand, PostStartupCommand, SubnetAddCommand, SubnetRemoveCommand)',
     },
   },
 });

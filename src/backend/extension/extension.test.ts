@@ -120,13 +120,13 @@ describe('extension start-up', () => {
 
   it('checks its keys: each a string; others are warned about, and a missing SubnetAddCommand too', () => {
     const f = extension();
-    assert.deepEqual(f.checkConfig({ Type: 'extension', SubnetAddCommand: 'true', PreStartupCommand: '', VNI: 1 }).warnings, [
-      'Backend.VNI is not a extension setting and is ignored (extension settings: PreStartupCommand, PostStartupCommand, SubnetAddCommand, SubnetRemoveCommand)',
+    assert.deepEqual(f.checkConfig(networkConfig({ Type: 'extension', SubnetAddCommand: 'true', PreStartupCommand: '', VNI: 1 })).warnings, [
+      'Backend.VNI is not an extension setting and is ignored (extension settings: PreStartupCommand, PostStartupCommand, SubnetAddCommand, SubnetRemoveCommand)',
     ]);
-    assert.deepEqual(f.checkConfig({ Type: 'extension', PostStartupCommand: 'true' }).warnings, [
+    assert.deepEqual(f.checkConfig(networkConfig({ Type: 'extension', PostStartupCommand: 'true' })).warnings, [
       'Backend.SubnetAddCommand is not set: nothing will make peers reachable (the extension backend programs only what its commands do)',
     ]);
-    assert.throws(() => f.checkConfig({ Type: 'extension', SubnetAddCommand: ['ip', 'route'] }), {
+    assert.throws(() => f.checkConfig(networkConfig({ Type: 'extension', SubnetAddCommand: ['ip', 'route'] })), {
       name: 'ConfigError',
       message: 'Backend.SubnetAddCommand must be a string: a shell command line, run with sh -c, got the array ["ip","route"]',
     });

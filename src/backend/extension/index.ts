@@ -35,7 +35,7 @@ const E_START_COMMAND = 'E_EXTENSION_COMMAND';
 export function extension(init: ExtensionInit = {}): BackendFactory {
   return {
     type: 'extension',
-    checkConfig: (raw) => parseExtensionConfig(raw),
+    checkConfig: (config) => parseExtensionConfig(config.backend.raw),
     create: ({ subnets, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseExtensionConfig(config.backend.raw);

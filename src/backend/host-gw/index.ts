@@ -21,7 +21,7 @@ export const hostGwRoutes: RouteNetworkSpec = {
 export function hostGw(tuning: ReconcileTuning = {}): BackendFactory {
   return {
     type: 'host-gw',
-    checkConfig: (raw) => parseBackendKeys(raw, 'host-gw', {}),
+    checkConfig: (config) => parseBackendKeys(config.backend.raw, 'host-gw', {}),
     create: (deps) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         for (const w of parseBackendKeys(config.backend.raw, 'host-gw', {}).warnings) deps.log.warn(`network config: ${w}`);

@@ -47,6 +47,6 @@ backendContract('ipip', {
   ],
   config: {
     invalid: [{ backend: { DirectRouting: 1 }, message: 'Backend.DirectRouting must be true or false, got number 1' }],
-    unknownKey: { backend: { VNI: 1 }, warning: 'Backend.VNI is not a ipip setting and is ignored (ipip settings: DirectRouting)' },
+    unknownKey: { backend: { VNI: 1 }, warning: 'Backend.VNI is not an ipip setting and is ignored (ipip settings: DirectRouting)' },
   },
 });

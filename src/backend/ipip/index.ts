@@ -7,6 +7,7 @@
  * anything is written), then the lease, then the device's address; the tunnel MTU is the external
  * interface's − 20, unless an existing device was set lower by hand (kept, as upstream does).
  */
+import type { NetworkConfig } from '../../config/index.ts';
 import { ConfigError } from '../../errors/index.ts';
 import { isKernelErrno } from '../../kernel/index.ts';
 import { watchPeers } from '../../subnet/index.ts';
@@ -21,17 +22,25 @@ export { TUNNEL_NAME as IPIP_TUNNEL_NAME } from './device.ts';
 
 const IPV4_ONLY_HINT = 'ipip carries IPv4 only: set "EnableIPv6": false (and leave EnableIPv4 on), or use Backend.Type "vxlan" or "wireguard" for IPv6';
 
+function checkIpipFamilies(config: Pick<NetworkConfig, 'enableIPv4' | 'enableIPv6'>): void {
+  if (config.enableIPv6 || !config.enableIPv4) {
+    throw new ConfigError('E_BACKEND_CONFIG', `Backend.Type "ipip" needs "EnableIPv4": true and "EnableIPv6": false (got EnableIPv4 ${config.enableIPv4}, EnableIPv6 ${config.enableIPv6})`, { hint: IPV4_ONLY_HINT });
+  }
+}
+
 export function ipip(tuning: ReconcileTuning = {}): BackendFactory {
   return {
     type: 'ipip',
-    checkConfig: (raw) => parseIpipConfig(raw),
+    checkConfig: (config) => {
+      const parsed = parseIpipConfig(config.backend.raw);
+      checkIpipFamilies(config);
+      return parsed;
+    },
     create: ({ subnets, kernel, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseIpipConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
-        if (config.enableIPv6 || !config.enableIPv4) {
-          throw new ConfigError('E_BACKEND_CONFIG', `Backend.Type "ipip" needs "EnableIPv4": true and "EnableIPv6": false (got EnableIPv4 ${config.enableIPv4}, EnableIPv6 ${config.enableIPv6})`, { hint: IPV4_ONLY_HINT });
-        }
+        checkIpipFamilies(config);
         const local = extIface.ifaceAddr;
         if (local?.family !== 4) {
           throw new ConfigError('E_BACKEND_CONFIG', `the ipip tunnel needs an IPv4 address on ${extIface.name} as its local address, and ${extIface.name} has none`, {

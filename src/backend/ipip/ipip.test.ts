@@ -80,9 +80,9 @@ describe('ipip registerNetwork', () => {
 
   it('checks its one key: DirectRouting must be a boolean; others are warned about', () => {
     const f = ipip();
-    assert.deepEqual(f.checkConfig({ Type: 'ipip', DirectRouting: true }).warnings, []);
-    assert.deepEqual(f.checkConfig({ Type: 'ipip', VNI: 1 }).warnings, ['Backend.VNI is not a ipip setting and is ignored (ipip settings: DirectRouting)']);
-    assert.throws(() => f.checkConfig({ Type: 'ipip', DirectRouting: 'yes' }), { name: 'ConfigError', message: 'Backend.DirectRouting must be true or false, got string "yes"' });
+    assert.deepEqual(f.checkConfig(networkConfig({ Type: 'ipip', DirectRouting: true })).warnings, []);
+    assert.deepEqual(f.checkConfig(networkConfig({ Type: 'ipip', VNI: 1 })).warnings, ['Backend.VNI is not an ipip setting and is ignored (ipip settings: DirectRouting)']);
+    assert.throws(() => f.checkConfig(networkConfig({ Type: 'ipip', DirectRouting: 'yes' })), { name: 'ConfigError', message: 'Backend.DirectRouting must be true or false, got string "yes"' });
   });
 
   it('takes back the device it created when the lease cannot be had', async () => {

@@ -214,7 +214,6 @@ export function backendContract<M extends ContractMachine>(name: string, options
   const deadlineMs = options.deadlineMs ?? 15_000;
   const foreignType = ['vxlan', 'host-gw'].find((t) => t !== type) ?? 'vxlan';
   const configWith = (backend: Readonly<Record<string, unknown>> = {}): NetworkConfig => networkConfig({ Type: type, ...options.backend, ...backend }, { Network: CONTRACT_NETWORK });
-  const rawWith = (backend: Readonly<Record<string, unknown>>): Record<string, unknown> => ({ Type: type, ...options.backend, ...backend });
   const peerN = (n: number, publicIP?: string): Lease => contractPeer(n, type, options.peerData(n), publicIP);
 
   interface Node {
@@ -386,7 +385,7 @@ export function backendContract<M extends ContractMachine>(name: string, options
       it(`refuses Backend ${shortJson(c.backend)} with the exact ConfigError, in checkConfig and at registration, leasing and changing nothing`, async (t) => {
         const node = await newNode(t);
         const factory = node.machine.factory(CONTRACT_TUNING);
-        assert.throws(() => factory.checkConfig(rawWith(c.backend)), isExactConfigError(c.message));
+        assert.throws(() => factory.checkConfig(configWith(c.backend)), isExactConfigError(c.message));
         await assertRegistrationRefuses(node, factory, c);
       });
     }
@@ -394,7 +393,7 @@ export function backendContract<M extends ContractMachine>(name: string, options
       it(`refuses Backend ${shortJson(c.backend)} at registration (the rule involves eth0), leasing and changing nothing`, async (t) => {
         const node = await newNode(t);
         const factory = node.machine.factory(CONTRACT_TUNING);
-        assert.deepEqual(factory.checkConfig(rawWith(c.backend)).warnings, [], 'checkConfig, which knows no interface, accepts it');
+        assert.deepEqual(factory.checkConfig(configWith(c.backend)).warnings, [], 'checkConfig, which knows no interface, accepts it');
         await assertRegistrationRefuses(node, factory, c);
       });
     }
@@ -402,8 +401,8 @@ export function backendContract<M extends ContractMachine>(name: string, options
     it('warns about an unknown key with the exact message, in checkConfig and at registration, and runs', async (t) => {
       const node = await newNode(t, { backend: unknownKey.backend });
       const factory = node.machine.factory(CONTRACT_TUNING);
-      assert.deepEqual(factory.checkConfig(rawWith({})).warnings, [], 'the adapter\'s own settings give no warning');
-      assert.deepEqual(factory.checkConfig(rawWith(unknownKey.backend)).warnings, [unknownKey.warning]);
+      assert.deepEqual(factory.checkConfig(configWith({})).warnings, [], 'the adapter\'s own settings give no warning');
+      assert.deepEqual(factory.checkConfig(configWith(unknownKey.backend)).warnings, [unknownKey.warning]);
       const run = await start(t, node);
       const line = `warn: network config: ${unknownKey.warning}`;
       assert.equal(logLines(node.h).filter((l) => l === line).length, 1, `logged once: ${line}`);

@@ -45,12 +45,9 @@ export function udp(init: UdpInit = {}): BackendFactory {
   const io = init.io ?? nativeUdpIo();
   return {
     type: UDP_BACKEND_TYPE,
-    // The families rule needs the rest of the network configuration: checked here when the caller
-    // passes it (BackendFactory.checkConfig takes only the Backend section today), and always at
-    // registration, before anything is written.
-    checkConfig: (raw: Readonly<Record<string, unknown>>, network?: Pick<NetworkConfig, 'enableIPv4' | 'enableIPv6' | 'v4'>) => {
-      const parsed = parseUdpConfig(raw);
-      if (network) checkUdpFamilies(network);
+    checkConfig: (config) => {
+      const parsed = parseUdpConfig(config.backend.raw);
+      checkUdpFamilies(config);
       return parsed;
     },
     create: ({ subnets, kernel, extIface, log }) => ({

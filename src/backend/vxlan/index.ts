@@ -35,7 +35,7 @@ export interface VxlanInit extends ReconcileTuning {
 export function vxlan(init: VxlanInit = {}): BackendFactory {
   return {
     type: 'vxlan',
-    checkConfig: (raw) => parseVxlanConfig(raw),
+    checkConfig: (config) => parseVxlanConfig(config.backend.raw),
     create: ({ subnets, kernel, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseVxlanConfig(config.backend.raw);

@@ -46,7 +46,7 @@ type DeviceKernel = Links & Addresses & Routes;
 export function wireguard(init: WireguardInit = {}): BackendFactory {
   return {
     type: 'wireguard',
-    checkConfig: (raw) => parseWireguardConfig(raw),
+    checkConfig: (config) => parseWireguardConfig(config.backend.raw),
     create: ({ subnets, kernel, extIface, log }) => ({
       async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
         const { config: cfg, warnings } = parseWireguardConfig(config.backend.raw);
