@@ -12,7 +12,6 @@
  * persistent: closing it (stop, undo, crash) removes it with its route.
  * Design notes and measurements: README.md beside this file.
  */
-import type { NetworkConfig } from '../../config/index.ts';
 import { BackendError, LeaseError } from '../../errors/index.ts';
 import type { Cidr } from '../../ip/index.ts';
 import type { Lease } from '../../lease/index.ts';
