@@ -174,7 +174,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     name: string;
     stateDir: string;
     invocation: string;
-    backend: 'vxlan' | 'host-gw';
+    backend: string;
     directRouting: boolean;
     nftables: boolean;
     nodes: Array<{ name: string; subnet: string; firstIP: string; mac: string }>;
@@ -210,8 +210,20 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     const [, p2] = lab.pods as [Built['pods'][0], Built['pods'][0]];
     const tunnel = lab.backend === 'vxlan' && !lab.directRouting;
     if (sub === 'exec node1 -- ip route') {
-      assert.ok(r.stdout.includes(tunnel ? `${n2.subnet} via ${n2.firstIP.replace(/\.1$/, '.0')} dev flannel.1 onlink` : `${n2.subnet} via 192.168.50.12 dev eth0`), what);
-      assert.ok(line.includes(`# ${n2.subnet} (node2) via`), what);
+      if (lab.backend === 'udp') {
+        assert.ok(r.stdout.includes('10.244.0.0/16 dev flannel0'), what);
+        assert.ok(line.includes(`# ${n2.subnet} (node2) inside 10.244.0.0/16, which goes to flannel0`), what);
+      } else {
+        assert.ok(r.stdout.includes(tunnel ? `${n2.subnet} via ${n2.firstIP.replace(/\.1$/, '.0')} dev flannel.1 onlink` : `${n2.subnet} via 192.168.50.12 dev eth0`), what);
+        assert.ok(line.includes(`# ${n2.subnet} (node2) via`), what);
+      }
+    } else if (sub === 'exec node1 -- ip -s link show flannel0') {
+      assert.equal(lab.backend, 'udp', what);
+      assert.match(r.stdout, /^\d+: flannel0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1472 /, what);
+      assert.match(r.stdout, /RX: {2}bytes/, what);
+    } else if (sub === "exec node1 -- ss -uanp 'sport = :8285'") {
+      assert.equal(lab.backend, 'udp', what);
+      assert.match(r.stdout, /192\.168\.50\.11:8285 .*"node"/, what);
     } else if (sub === 'exec node1 -- bridge fdb show dev flannel.1') {
       assert.ok(tunnel, what);
       assert.ok(r.stdout.includes(`${n2.mac} dst 192.168.50.12 self permanent`), what);
@@ -241,6 +253,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       assert.match(r.stdout, new RegExp(`== node2 \\(${lab.name}-n2\\)\\n-- ip route\\n`), what);
       assert.ok(r.stdout.includes(lab.nftables ? '-- nft list table ip flannel-ipv4' : '-- iptables -t nat -S FLANNEL-POSTRTG'), what);
       assert.equal(r.stdout.includes('-- bridge fdb show dev flannel.1'), lab.backend === 'vxlan', what);
+      assert.equal(r.stdout.includes('-- ip -s link show flannel0\n'), lab.backend === 'udp', what);
     } else if (sub === 'down') {
       assert.match(r.stdout, new RegExp(`^removed lab "${lab.name}": `), what);
       assert.deepEqual(namespacesOf(lab.name), []);
@@ -333,5 +346,20 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     const rebuilt = parseUp(replaced.stdout, { name: b, stateDir: bDir, invocation: inv, backend: 'vxlan', directRouting: true, nftables: true });
     assert.ok(!rebuilt.hints.some((h) => /iptables|flannel\.1/.test(h)), rebuilt.hints.join('\n'));
     assert.equal(runAll(rebuilt).at(-1), 'down');
+  });
+
+  it('udp and extension (host-gw in shell): every hint, down last', () => {
+    for (const backend of ['udp', 'extension']) {
+      const c = uniquePrefix('flh');
+      try {
+        const up = shell(`${CLI} lab up --name ${c} --backend ${backend} --nodes 2 --pods 1`);
+        assert.equal(up.status, 0, up.stdout + up.stderr);
+        const built = parseUp(up.stdout, { name: c, stateDir: `/run/flannel-ts/lab/${c}`, invocation: `${CLI} lab --name ${c}`, backend, directRouting: false, nftables: false });
+        if (backend === 'extension') assert.ok(built.hints[0]?.endsWith('added by the SubnetAddCommand "ip route replace $SUBNET via $PUBLIC_IP dev eth0"'), built.hints[0]);
+        assert.equal(runAll(built).at(-1), 'down');
+      } finally {
+        Cluster.down(c, `/run/flannel-ts/lab/${c}`);
+      }
+    }
   });
 });
