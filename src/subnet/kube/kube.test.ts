@@ -74,6 +74,11 @@ describe('kube nodes as leases', () => {
     assert.match(String((badJson as { problem: string }).problem), /backend-data is not JSON/);
     const hostGw = nodeToLease(node({ name: 'h', podCIDRs: ['10.244.2.0/24'], annotations: { ...upstream('192.168.1.2'), [`${P}/backend-data`]: 'null', [`${P}/backend-type`]: 'host-gw' } }), names, { v4: true, v6: false });
     assert.ok('lease' in hostGw && hostGw.lease.attrs.backendData === undefined);
+    // Upstream's udp backend leases with no type: the annotation is there, empty.
+    const udp = nodeToLease(node({ name: 'u', podCIDRs: ['10.244.3.0/24'], annotations: { ...upstream('192.168.1.3'), [`${P}/backend-data`]: 'null', [`${P}/backend-type`]: '' } }), names, { v4: true, v6: false });
+    assert.ok('lease' in udp && udp.lease.attrs.backendType === '');
+    const { [`${P}/backend-type`]: _type, ...untyped } = upstream('192.168.1.4');
+    assert.equal((nodeToLease(node({ name: 'n', podCIDRs: ['10.244.4.0/24'], annotations: untyped }), names, { v4: true, v6: false }) as { problem: string }).problem, `has no ${P}/backend-type annotation yet`);
   });
 
   it('the cache turns a subnet change into removed + added, deletion into removed', () => {

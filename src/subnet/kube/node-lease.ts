@@ -48,7 +48,8 @@ export function nodeToLease(node: NodeView, names: AnnotationNames, families: Fa
   const a = node.annotations;
   if (a[names.kubeSubnetManager] !== 'true') return {};
   const backendType = a[names.backendType];
-  if (!backendType) return { problem: `has no ${names.backendType} annotation yet` };
+  // Present but empty is a real type: upstream's udp backend leases without one.
+  if (backendType === undefined) return { problem: `has no ${names.backendType} annotation yet` };
   const split = podCidrsOf(node);
   if ('problem' in split) return { problem: split.problem };
   const { cidrs } = split;
