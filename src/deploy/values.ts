@@ -30,9 +30,21 @@ export interface ChartValues {
     backend: string;
     backendPort: number;
     mtu: number;
+    directRouting: boolean;
     vni: number;
     GBP: boolean;
-    directRouting: boolean;
+    macPrefix: string;
+    backendPortv6: number;
+    psk: string;
+    tunnelMode: string;
+    keepaliveInterval: number;
+    /** Not in upstream's chart, which cannot configure the extension backend. */
+    extension: {
+      preStartupCommand: string;
+      postStartupCommand: string;
+      subnetAddCommand: string;
+      subnetRemoveCommand: string;
+    };
     healthz: { port: number };
     resources: IResourceRequirements;
     tolerations: IToleration[];
@@ -73,9 +85,15 @@ export function defaultValues(version: string): ChartValues {
       backend: 'vxlan',
       backendPort: 0,
       mtu: 0,
+      directRouting: false,
       vni: 0,
       GBP: false,
-      directRouting: false,
+      macPrefix: '',
+      backendPortv6: 0,
+      psk: '',
+      tunnelMode: '',
+      keepaliveInterval: 0,
+      extension: { preStartupCommand: '', postStartupCommand: '', subnetAddCommand: '', subnetRemoveCommand: '' },
       healthz: { port: DEFAULT_HEALTHZ_PORT },
       resources: { requests: { cpu: '100m', memory: '50Mi' } },
       tolerations: [{ operator: 'Exists' }],
@@ -116,12 +134,43 @@ export const VALUE_HELP: Partial<Record<ValuePath, readonly string[]>> = {
   'flannel.args': ['flanneld\'s flags (see `flanneld --help`); the healthz flags and extraArgs follow them.'],
   'flannel.extraArgs': ['More flanneld flags, appended after args, e.g. ["--iface=eth1"].'],
   'flannel.enableNFTables': ['Masquerade and forward rules with nftables instead of iptables.'],
-  'flannel.backend': ['Backend type: vxlan or host-gw. Do not change it on a running cluster.'],
-  'flannel.backendPort': ['vxlan UDP port; 0: the kernel default, 8472.'],
-  'flannel.mtu': ['vxlan: the underlay MTU to use instead of the external interface\'s; 0: the interface\'s.'],
-  'flannel.vni': ['vxlan identifier; 0: the default, 1.'],
-  'flannel.GBP': ['vxlan Group Based Policy.'],
-  'flannel.directRouting': ['vxlan: route directly (no encapsulation) to nodes on the same L2 subnet.'],
+  'flannel.backend': [
+    'Backend type: vxlan, host-gw, wireguard, udp, ipip or extension (deploy/README.md, "Backends and',
+    'firewalls", says which port each needs open). Do not change it on a running cluster.',
+    'wireguard uses the kernel\'s WireGuard, else the image\'s wireguard-go (nodes without the module);',
+    'udp and ipip carry IPv4 only (leave podCidrv6 empty); ipip needs the node\'s ipip module.',
+    'Each value below says which backends read it; the others leave it out of net-conf.json.',
+  ],
+  'flannel.backendPort': [
+    'UDP port; 0: the backend\'s default. vxlan: Port (8472), wireguard: ListenPort (51820),',
+    'udp: Port (8285).',
+  ],
+  'flannel.mtu': [
+    'vxlan, wireguard: the underlay MTU to use instead of the external interface\'s (MTU); 0: the',
+    'interface\'s. The backend takes its overhead off it (vxlan 50, wireguard 80).',
+  ],
+  'flannel.directRouting': ['vxlan, ipip: route directly (no encapsulation) to nodes on the same L2 subnet (DirectRouting).'],
+  'flannel.vni': ['vxlan identifier (VNI); 0: the default, 1.'],
+  'flannel.GBP': ['vxlan Group Based Policy (GBP).'],
+  'flannel.macPrefix': ['vxlan MacPrefix: upstream uses it on Windows only; flannel-ts (Linux) ignores it with a warning.'],
+  'flannel.backendPortv6': ['wireguard: UDP port of the IPv6 device (ListenPortV6); 0: the default, 51821.'],
+  'flannel.psk': [
+    'wireguard: a pre-shared key for every peer (PSK), as `wg genpsk` prints it; empty: none.',
+    'It is stored in the ConfigMap, readable by whoever may read ConfigMaps in the namespace.',
+  ],
+  'flannel.tunnelMode': [
+    'wireguard Mode: separate (flannel-wg and flannel-wg-v6), auto (one device, IPv6 to peers that',
+    'have it), ipv4 or ipv6 (one device, peers over that family); empty: the default, separate.',
+  ],
+  'flannel.keepaliveInterval': ['wireguard: seconds between keepalives to each peer (PersistentKeepaliveInterval); 0: none.'],
+  'flannel.extension': [
+    'extension: the commands (run with sh -c inside the flanneld container, so with the image\'s',
+    'tools) that make peers reachable; empty: not run. Not in upstream\'s chart.',
+  ],
+  'flannel.extension.preStartupCommand': ['Before the lease is taken; its output becomes the lease\'s BackendData (PreStartupCommand).'],
+  'flannel.extension.postStartupCommand': ['Once the lease is held; env SUBNET, PUBLIC_IP (PostStartupCommand).'],
+  'flannel.extension.subnetAddCommand': ['For each peer that appears; env SUBNET, PUBLIC_IP, stdin its BackendData (SubnetAddCommand).'],
+  'flannel.extension.subnetRemoveCommand': ['For each peer that goes away; as subnetAddCommand (SubnetRemoveCommand).'],
   'flannel.healthz': ['flanneld\'s health server (/healthz liveness, /readyz readiness) on the node\'s addresses.'],
   'flannel.healthz.port': ['0 disables the server and the probes. Not 10256: kube-proxy listens there.'],
   'flannel.resources': ['Resources of the flanneld container.'],

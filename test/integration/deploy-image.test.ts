@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { FLAGS, envName, parseDaemonOptions } from '../../src/config/index.ts';
@@ -14,6 +15,11 @@ import { IMAGE } from '../../src/deploy/image-layout.ts';
 import { lookup } from '../../src/deploy/template/index.ts';
 import { findObject, parseDocuments } from '../../src/deploy/testing/objects.ts';
 import { VALUE_HELP, defaultValues } from '../../src/deploy/values.ts';
+import { DEFAULT_UDP_PORT } from '../../src/backend/udp/config.ts';
+import { DEFAULT_LISTEN_PORT, DEFAULT_LISTEN_PORT_V6 } from '../../src/backend/wireguard/config.ts';
+import { createBackends } from '../../src/daemon/compose.ts';
+import { findAddon } from '../../src/tun/addon.ts';
+import { WIREGUARD_GO_PACKAGE } from '../../src/wireguard/userspace.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const read = (rel: string) => readFileSync(join(root, rel), 'utf8');
@@ -70,6 +76,8 @@ function copies(stage: Stage): Copy[] {
 }
 
 const runs = (stage: Stage) => stage.steps.filter((s) => s.op === 'RUN').map((s) => s.args).join(' && ');
+/** The words of a stage's `apt-get install` commands (options included). */
+const aptInstalls = (stage: Stage) => [...runs(stage).matchAll(/apt-get install ([^&]*)/g)].flatMap((m) => (m[1] ?? '').trim().split(/\s+/));
 const workdirOf = (stage: Stage) => stage.steps.filter((s) => s.op === 'WORKDIR').map((s) => s.args).pop() ?? '/';
 
 const stages = readDockerfile(read('Dockerfile'));
@@ -99,7 +107,7 @@ describe('Dockerfile', () => {
 
   it('runs on node:20-bookworm-slim with the tools flanneld drives and the reference CNI plugins', () => {
     assert.equal(runtime.image, 'node:20-bookworm-slim');
-    const install = /apt-get install ([^&]*)/.exec(runs(runtime))?.[1]?.split(/\s+/) ?? [];
+    const install = aptInstalls(runtime);
     for (const p of ['iptables', 'nftables', 'iproute2', 'ethtool', 'containernetworking-plugins']) assert.ok(install.includes(p), p);
     // Debian's containernetworking-plugins puts bridge, host-local, portmap and loopback in
     // /usr/lib/cni: where install-cni-plugin copies them from.
@@ -131,10 +139,66 @@ describe('Dockerfile', () => {
     assert.equal(copyTo(IMAGE.appDir).sources.join(), 'package.json', 'package.json ("type": "module") is in the app directory');
   });
 
+  it('has wireguard-go (kernels without WireGuard) and wg, without the kernel wireguard-tools recommends', () => {
+    const install = aptInstalls(runtime);
+    for (const p of ['wireguard-go', 'wireguard-tools']) assert.ok(install.includes(p), p);
+    // Every apt-get install of the image, not just this one: a recommended kernel must never come in.
+    for (const m of runs(runtime).matchAll(/apt-get install ([^&]*)/g)) assert.ok(m[1]?.includes('--no-install-recommends'), m[0]);
+    // The wireguard backend runs the wireguard-go it finds on PATH; Debian's package puts it in /usr/bin.
+    assert.equal(posix.basename(IMAGE.wireguardGo), WIREGUARD_GO_PACKAGE);
+    assert.ok(!runtime.steps.some((s) => s.op === 'ENV' && /\bPATH=/.test(s.args)), 'the image keeps the base image\'s PATH (which has /usr/bin)');
+  });
+
+  it('builds the udp backend\'s TUN addon (node-gyp: python3, make, g++) from the copied source', () => {
+    const build = stage('build');
+    const install = aptInstalls(build);
+    for (const p of ['--no-install-recommends', 'python3', 'make', 'g++']) assert.ok(install.includes(p), p);
+    assert.equal(pkg.scripts['build:native'], 'node native/tun/build.mjs');
+    // After COPY . . (native/ is in the stage), and before the TypeScript build that bundles its loader.
+    const at = (pred: (s: Instruction) => boolean) => build.steps.findIndex(pred);
+    const copiedSource = at((s) => s.op === 'COPY' && s.args === '. .');
+    const built = at((s) => s.op === 'RUN' && s.args.includes('npm run build:native'));
+    assert.ok(copiedSource >= 0 && built > copiedSource, 'npm run build:native runs after COPY . .');
+  });
+
+  it('every npm ci skips install scripts: the package\'s own (the addon) needs native/, copied later or never', () => {
+    assert.ok(pkg.scripts.install?.includes('native/tun/build.mjs'), 'package.json builds the addon on install');
+    for (const st of stages) {
+      for (const m of runs(st).matchAll(/npm ci[^&]*/g)) assert.ok(m[0].includes('--ignore-scripts'), `${st.name ?? 'runtime'}: ${m[0]}`);
+    }
+  });
+
+  it('ships only the compiled addon, from the build stage, where the udp backend loads it from', () => {
+    const addon = copyTo(IMAGE.tunAddon);
+    assert.equal(addon.from, 'build');
+    // node-gyp writes build/Release/<target_name>.node under native/tun, in the build stage's workdir.
+    const gyp = JSON.parse(read('native/tun/binding.gyp')) as { targets: { target_name: string }[] };
+    const target = gyp.targets[0]?.target_name ?? assert.fail('binding.gyp has no target');
+    assert.deepEqual(addon.sources, [posix.join(workdirOf(stage('build')), 'native/tun/build/Release', `${target}.node`)]);
+    assert.equal(posix.basename(IMAGE.tunAddon), `${target}.node`);
+    const fromNative = runtimeCopies.filter((c) => c.sources.some((src) => src.includes('/native/')));
+    assert.deepEqual(fromNative, [addon], 'nothing else of native/ (sources, object files) goes into the image');
+    // src/tun/addon.ts's own search, run over the image's layout: from dist/tun (tsc's output) and
+    // from dist/cli (the bundle's chunks), it finds the copied file.
+    const image = mkdtempSync(join(tmpdir(), 'flt-image-'));
+    try {
+      const inImage = (p: string) => join(image, p);
+      mkdirSync(inImage(posix.dirname(IMAGE.tunAddon)), { recursive: true });
+      writeFileSync(inImage(IMAGE.tunAddon), '');
+      for (const from of ['dist/tun', 'dist/cli']) {
+        mkdirSync(inImage(`${IMAGE.appDir}/${from}`), { recursive: true });
+        assert.equal(findAddon(inImage(`${IMAGE.appDir}/${from}`)), inImage(IMAGE.tunAddon), from);
+      }
+      assert.equal(copyTo(`${IMAGE.appDir}/dist`).sources.join(), `${workdirOf(stage('build'))}/dist`);
+    } finally {
+      rmSync(image, { recursive: true, force: true });
+    }
+  });
+
   it('.dockerignore keeps host build output out of the context, but not what the build needs', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(p), p);
-    for (const p of ['src', 'scripts', 'deploy', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const p of ['src', 'scripts', 'deploy', 'native', 'native/tun', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       assert.ok(!ignored.includes(p), `${p} must reach the build`);
     }
   });
@@ -182,7 +246,15 @@ describe('systemd unit for etcd mode', () => {
 
 describe('deploy/README.md', () => {
   const readme = read('deploy/README.md');
-  const tableKeys = [...readme.matchAll(/^\| `([A-Za-z0-9.]+)` \|/gm)].map((m) => m[1] ?? '');
+  /** The text under a heading, up to the next heading of any level. */
+  const section = (heading: string): string => {
+    const lines = readme.split('\n');
+    const start = lines.indexOf(heading);
+    assert.ok(start >= 0, `deploy/README.md has no "${heading}"`);
+    const end = lines.findIndex((l, i) => i > start && /^#+ /.test(l));
+    return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
+  };
+  const tableKeys = [...section('### Chart values').matchAll(/^\| `([A-Za-z0-9.]+)` \|/gm)].map((m) => m[1] ?? '');
   const defaults = defaultValues(packageVersion(new URL(`file://${root}`)));
 
   it('documents every chart value, and only real ones', () => {
@@ -190,6 +262,18 @@ describe('deploy/README.md', () => {
     const documented = Object.keys(VALUE_HELP);
     const leaves = documented.filter((k) => !documented.some((o) => o.startsWith(`${k}.`)));
     for (const key of leaves) assert.ok(tableKeys.includes(key), `${key} is missing from the values table`);
+  });
+
+  it('says, for every backend the chart offers, what to open in firewalls and what the node needs', () => {
+    const rows = new Map([...section('### Backends and firewalls').matchAll(/^\| `([a-z-]+)` \| (.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+    const offered = (VALUE_HELP['flannel.backend'] ?? []).join(' ');
+    for (const type of createBackends().types.filter((t) => offered.includes(t))) assert.ok(rows.has(type), `no row for ${type}`);
+    assert.deepEqual([...rows.keys()].sort(), ['extension', 'host-gw', 'ipip', 'udp', 'vxlan', 'wireguard']);
+    assert.match(rows.get('vxlan') ?? '', /UDP 8472/);
+    assert.match(rows.get('wireguard') ?? '', new RegExp(`UDP ${DEFAULT_LISTEN_PORT}\\b.*\\b${DEFAULT_LISTEN_PORT_V6}\\b.*IPv6`));
+    assert.match(rows.get('wireguard') ?? '', /wireguard-go/);
+    assert.match(rows.get('udp') ?? '', new RegExp(`UDP ${DEFAULT_UDP_PORT}\\b.*/dev/net/tun`));
+    assert.match(rows.get('ipip') ?? '', /IP protocol 4\b.*modprobe ipip/);
   });
 
   it('names the same healthz port, pod network and commands as the manifest', () => {

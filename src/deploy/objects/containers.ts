@@ -1,14 +1,14 @@
 /**
  * @module deploy/objects/containers
  * The DaemonSet's containers. Two init containers put the CNI pieces on the node, then flanneld
- * runs with just the capabilities it needs (NET_ADMIN for links, routes and rules; NET_RAW for
- * iptables), not privileged.
+ * runs with just the capabilities it needs (NET_ADMIN for links, routes and rules, and to open
+ * TUN devices; NET_RAW for iptables), not privileged.
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { interp, when, type Tpl } from '../template/index.ts';
 import { CONFLIST_NAME, IMAGE, MOUNT } from '../image-layout.ts';
 import { v } from '../values.ts';
-import { VOLUMES } from './volumes.ts';
+import { VOLUMES, needsTun } from './volumes.ts';
 
 const image = interp(v.ref('flannel.image.repository'), ':', v.ref('flannel.image.tag'));
 const healthzOn = v.set('flannel.healthz.port');
@@ -91,6 +91,7 @@ export function flanneld(): Tpl<IContainer> {
       { name: VOLUMES.xtablesLock, mountPath: MOUNT.xtablesLock },
       { name: VOLUMES.cniConf, mountPath: MOUNT.cniConf, readOnly: true },
       { name: VOLUMES.cniBin, mountPath: MOUNT.cniBin, readOnly: true },
+      when(needsTun, { name: VOLUMES.tun, mountPath: MOUNT.tun }),
     ],
   };
 }

@@ -12,6 +12,9 @@ export function condAction(c: Cond): string {
       return `if not .Values.${c.path}`;
     case 'eq':
       return `if eq .Values.${c.path} ${JSON.stringify(c.value)}`;
+    case 'oneOf':
+      // Sprig's `has NEEDLE LIST`: Helm's own way to test membership.
+      return `if has .Values.${c.path} (list ${c.values.map((x) => JSON.stringify(x)).join(' ')})`;
   }
 }
 

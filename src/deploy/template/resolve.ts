@@ -6,6 +6,7 @@
 import { TemplateError } from './template-error.ts';
 import { isTplNode, type Tpl, type TplNode } from './tpl.ts';
 import { holds, lookupRequired } from './values-access.ts';
+import { goJsonEscape } from './go-json.ts';
 
 /** Dropped from its map or list (a `When` whose conditions do not hold). */
 const ABSENT: unique symbol = Symbol('absent');
@@ -20,7 +21,7 @@ function node(n: TplNode, values: unknown): Resolved | typeof ABSENT {
     case 'interp':
       return n.parts.map((p) => (typeof p === 'string' ? p : String(lookupRequired(values, p.path)))).join('');
     case 'json':
-      return `${JSON.stringify(any(n.body, values), null, 2)}\n`;
+      return `${goJsonEscape(JSON.stringify(any(n.body, values), null, 2))}\n`;
     case 'splice':
       throw new TemplateError(`.Values.${n.ref.path} is spliced outside a list`);
   }

@@ -40,11 +40,22 @@ const doc: Tpl<Doc> = {
   port: v.ref('port'),
   flag: when(v.set('on'), true),
   labels: when(v.set('labels'), v.ref('labels')),
-  args: ['first', v.splice('list'), when(v.unset('on'), '--off'), when(v.eq('mode', 'b'), interp('--mode=', v.ref('mode')))],
+  args: [
+    'first',
+    v.splice('list'),
+    when(v.unset('on'), '--off'),
+    when(v.eq('mode', 'b'), interp('--mode=', v.ref('mode'))),
+    when(v.oneOf('mode', ['b', 'c']), '--b-or-c'),
+  ],
   items: [{ name: 'always' }, when(v.set('on'), { name: 'on', value: v.ref('name') })],
   conf: jsonText({
     Name: when(v.set('name'), v.ref('name')),
     Extra: when([v.eq('mode', 'b'), v.set('port')], { Port: v.ref('port'), List: [1, 2] }),
+    Either: when(v.oneOf('mode', ['a', 'c']), v.ref('name')),
+    // In a row, with a leading condition in common: one shared `if` for it.
+    OnName: when([v.set('on'), v.set('name')], v.ref('name')),
+    OnModeB: when([v.set('on'), v.eq('mode', 'b')], true),
+    Literal: 'x && y <z>',
     Empty: {},
     Mode: v.ref('mode'),
   }),
@@ -68,7 +79,7 @@ describe('template tree', () => {
       labels: { tier: 'node' },
       args: ['first', 'x', 'y'],
       items: [{ name: 'always' }, { name: 'on', value: 'web' }],
-      conf: '{\n  "Name": "web",\n  "Empty": {},\n  "Mode": "a"\n}\n',
+      conf: '{\n  "Name": "web",\n  "Either": "web",\n  "OnName": "web",\n  "Literal": "x \\u0026\\u0026 y \\u003cz\\u003e",\n  "Empty": {},\n  "Mode": "a"\n}\n',
     });
   });
 
@@ -76,9 +87,12 @@ describe('template tree', () => {
     ['defaults', base],
     ['everything off', { name: '', port: 0, on: false, mode: 'b', list: [], labels: {} }],
     ['mode b', { ...base, mode: 'b', list: ['only'] }],
+    ['mode c', { ...base, mode: 'c' }],
     // Values inside a string from parts go in raw between double quotes (the `helm create` idiom
     // for image: "repo:tag"), so they may hold YAML syntax but not `"` or `\`.
     ['strings that need quoting', { ...base, name: 'yes: no #1', list: ['5000', '- x', 'true', 'a "b"'] }],
+    // JSON texts get Go's escapes for values (toJson) and literals alike.
+    ['strings Go escapes in JSON', { ...base, name: 'a && b > c < d', mode: 'c' }],
   ];
   for (const [name, values] of variants) {
     it(`renders as a template to the resolved objects: ${name}`, () => {
@@ -93,6 +107,13 @@ describe('template tree', () => {
       assert.equal((rendered as Doc).conf, (resolved as Doc).conf);
       JSON.parse((rendered as Doc).conf);
     }
+  });
+
+  it('gives entries in a row of a JSON text one `if` for the conditions they share', () => {
+    const template = emitYaml(doc as unknown as Record<string, unknown>, { isStructured });
+    const conf = template.slice(template.indexOf('conf: |'));
+    assert.equal(conf.match(/\{\{- if \.Values\.on \}\}/g)?.length, 1, conf);
+    assert.match(conf, /\{\{- if has \.Values\.mode \(list "a" "c"\) \}\}/);
   });
 
   it('writes the plain object (no template nodes) as YAML that reads back equal', () => {

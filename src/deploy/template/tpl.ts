@@ -25,11 +25,12 @@ export interface Ref<T> {
   readonly __type?: T;
 }
 
-/** A condition of a Helm `if`: `.Values.p` is truthy, falsy, or equal to a string. */
+/** A condition of a Helm `if`: `.Values.p` is truthy, falsy, equal to a string, or one of several strings. */
 export type Cond =
   | { readonly op: 'set'; readonly path: string }
   | { readonly op: 'unset'; readonly path: string }
-  | { readonly op: 'eq'; readonly path: string; readonly value: string };
+  | { readonly op: 'eq'; readonly path: string; readonly value: string }
+  | { readonly op: 'oneOf'; readonly path: string; readonly values: readonly string[] };
 
 /** A field or list item present only when every condition holds (nested `if`s in the template). */
 export interface When<T> {
@@ -101,6 +102,8 @@ export interface TemplateKit<V> {
   set(path: Paths<V>): Cond;
   unset(path: Paths<V>): Cond;
   eq(path: Paths<V>, value: string): Cond;
+  /** Equal to one of `values` (a "this or that" the AND-only `when` cannot say otherwise). */
+  oneOf(path: Paths<V>, values: readonly [string, string, ...string[]]): Cond;
 }
 
 export function templateKit<V>(): TemplateKit<V> {
@@ -110,6 +113,7 @@ export function templateKit<V>(): TemplateKit<V> {
     set: (path) => ({ op: 'set', path }),
     unset: (path) => ({ op: 'unset', path }),
     eq: (path, value) => ({ op: 'eq', path, value }),
+    oneOf: (path, values) => ({ op: 'oneOf', path, values }),
   };
 }
 

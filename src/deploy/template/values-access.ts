@@ -39,5 +39,7 @@ export function holds(cond: Cond, values: unknown): boolean {
       return !truthy(v);
     case 'eq':
       return v === cond.value;
+    case 'oneOf':
+      return typeof v === 'string' && cond.values.includes(v);
   }
 }

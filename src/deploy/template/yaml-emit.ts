@@ -6,7 +6,8 @@
  *   scalar value      `key: {{ toJson .Values.p }}`
  *   list or map value `key:` + `{{- toYaml .Values.p | nindent N }}`
  *   string from parts `key: "{{ .Values.a }}:{{ .Values.b }}"` (values may not hold `"` or `\`)
- *   conditional       `{{- if .Values.p }}` / `{{- if not .Values.p }}` / `{{- if eq .Values.p "x" }}` ... `{{- end }}`
+ *   conditional       `{{- if .Values.p }}` / `{{- if not .Values.p }}` / `{{- if eq .Values.p "x" }}` /
+ *                     `{{- if has .Values.p (list "x" "y") }}` ... `{{- end }}`
  * Every action line starts with `{{-`, which eats the line break before it, so the rendered text
  * has the same layout as the plain manifest.
  */

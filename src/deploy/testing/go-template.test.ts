@@ -23,8 +23,12 @@ describe('go-template subset', () => {
     assert.equal(renderTemplate('x: {{ .Values.name }} {{ .Values.port }} {{ .Values.flag }}', values), 'x: flannel 8081 false');
   });
 
-  it('toJson', () => {
-    assert.equal(renderTemplate('{{ toJson .Values.name }} {{ toJson .Values.map }}', values), '"flannel" {"b":2,"a":1}');
+  it('toJson as Go\'s json.Marshal: compact, map keys sorted, <, >, & and U+2028/9 escaped', () => {
+    assert.equal(renderTemplate('{{ toJson .Values.name }} {{ toJson .Values.map }} {{ toJson .Values.list }}', values), '"flannel" {"a":1,"b":2} [{"operator":"Exists"}]');
+    const shell = { cmd: 'a && b > "c" < d \u2028 é' };
+    const text = renderTemplate('{{ toJson .Values.cmd }}', shell);
+    assert.equal(text, '"a \\u0026\\u0026 b \\u003e \\"c\\" \\u003c d \\u2028 é"');
+    assert.equal(JSON.parse(text), shell.cmd);
   });
 
   it('toYaml | nindent: keys sorted, each line indented, after a line break', () => {
@@ -48,6 +52,18 @@ describe('go-template subset', () => {
     assert.equal(t('not .Values.name'), '');
     assert.equal(t('eq .Values.name "flannel"'), 'T');
     assert.equal(t('eq .Values.name "other"'), '');
+  });
+
+  it('if has V (list ...): V equals one of the strings (Sprig\'s has; a number is no string)', () => {
+    const t = (c: string) => renderTemplate(`{{ if ${c} }}T{{ end }}`, values);
+    assert.equal(t('has .Values.name (list "vxlan" "flannel")'), 'T');
+    assert.equal(t('has .Values.name (list "vxlan" "udp")'), '');
+    assert.equal(t('has .Values.name (list "flannel")'), 'T');
+    assert.equal(t('has .Values.port (list "8081")'), '');
+    assert.equal(t('has .Values.empty (list "" "x")'), 'T');
+    for (const c of ['has .Values.missing (list "a")', 'has .Values.name (list .Values.name)', 'has .Values.name (list "a""b")', 'has .Values.name "a"']) {
+      assert.throws(() => t(c), TemplateRenderError, c);
+    }
   });
 
   it('nests ifs', () => {

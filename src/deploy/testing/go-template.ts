@@ -5,9 +5,11 @@
  * everything else, so a template the chart starts to rely on fails here before it ships.
  *
  *   {{ .Values.a.b }}                          the value, printed as Go prints it
- *   {{ toJson .Values.a }}                     JSON
+ *   {{ toJson .Values.a }}                     JSON as Go's encoding/json writes it: map keys sorted,
+ *                                              <, >, &, U+2028, U+2029 escaped as \u00XX
  *   {{ toYaml .Values.a | nindent N }}         YAML, keys sorted as Helm does, on new indented lines
  *   {{ if C }} ... {{ end }}                   C: .Values.a | not .Values.a | eq .Values.a "text"
+ *                                              | has .Values.a (list "x" "y")
  *   {{- ... }} and {{ ... -}}                  trim the white space before / after the action
  *
  * It is written from Go's text/template semantics, independently of the generator it checks:
@@ -95,17 +97,44 @@ function truthy(v: unknown): boolean {
   return true;
 }
 
+const STRING = /"(?:[^"\\]|\\.)*"/g;
+
+/**
+ * Sprig's `has NEEDLE HAYSTACK`: true when some item of the list equals the needle (Go's
+ * reflect.DeepEqual: a number never equals a string). Only a list of string literals is read.
+ */
+function has(needle: unknown, listArgs: string): boolean {
+  const items = listArgs.match(STRING) ?? [];
+  if (items.join(' ') !== listArgs.trim()) throw new TemplateRenderError(`unsupported list ${JSON.stringify(listArgs)}: string literals only`);
+  return items.some((item) => JSON.parse(item) === needle);
+}
+
 function condition(cond: string, values: unknown): boolean {
   const not = /^not (\S+)$/.exec(cond);
   if (not?.[1]) return !truthy(value(not[1], values));
   const eq = /^eq (\S+) ("(?:[^"\\]|\\.)*")$/.exec(cond);
   if (eq?.[1] && eq[2]) return defined(eq[1], values) === JSON.parse(eq[2]);
+  const inList = /^has (\S+) \(list ((?:"(?:[^"\\]|\\.)*" ?)+)\)$/.exec(cond);
+  if (inList?.[1] && inList[2]) return has(defined(inList[1], values), inList[2]);
   return truthy(value(cond, values));
+}
+
+/** Go's json.Marshal (Sprig's toJson): compact, map keys in sorted order, HTML-safe strings. */
+function goMarshal(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goMarshal).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${goMarshal(k)}:${goMarshal((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  if (typeof v === 'string') {
+    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  return JSON.stringify(v);
 }
 
 function print(expr: string, values: unknown): string {
   const toJson = /^toJson (\S+)$/.exec(expr);
-  if (toJson?.[1]) return JSON.stringify(defined(toJson[1], values));
+  if (toJson?.[1]) return goMarshal(defined(toJson[1], values));
   const toYaml = /^toYaml (\S+) \| nindent (\d+)$/.exec(expr);
   if (toYaml?.[1] && toYaml[2]) {
     const pad = ' '.repeat(Number(toYaml[2]));
