@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeKernel, type RouteSpec } from '../kernel/index.ts';
 import type { Lease } from '../lease/index.ts';
@@ -108,8 +108,14 @@ describe('PeerReconciler', () => {
     const r = new PeerReconciler(routePlane(kernel, eth0), { kernel, log: createMemoryLogger(), reconcileIntervalMs: 5, onPass: w.onPass });
     const s = manualStream();
     const ac = new AbortController();
+    // A minute of periodic ticks (every 5 ms) on the mocked clock, and no snapshot yet.
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
     const done = r.run(s.stream, ac.signal);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 600; i++) {
+      mock.timers.tick(100);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    mock.timers.reset();
     assert.equal(w.passes.length, 0);
     assert.equal((await kernel.listRoutes(4, { linkIndex: eth0 })).filter((x) => x.gateway).length, 1);
     const first = w.until((x) => x.kind === 'full');

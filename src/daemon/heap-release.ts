@@ -40,6 +40,8 @@ export interface HeapReleaseOptions {
   readonly collect?: () => Promise<void>;
   /** Anonymous RSS in MiB, for the log line; default: /proc/self/status. */
   readonly anonRssMiB?: () => number | undefined;
+  /** The clock intervals are measured on (ms); default: performance.now. */
+  readonly now?: () => number;
 }
 
 export interface HeapRelease {
@@ -55,6 +57,7 @@ export function createHeapRelease(o: HeapReleaseOptions): HeapRelease {
   const anonRss = o.anonRssMiB ?? anonRssMiB;
   const oldBytes = o.oldBytes ?? oldGenerationBytes;
   const oldGrowth = (o.oldGrowthMiB ?? 2) * 1048576;
+  const now = o.now ?? (() => performance.now());
   /** Old-generation bytes after the last collection; until the first pass, after start-up's module loading. */
   let oldAfterLast: number | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -65,21 +68,21 @@ export function createHeapRelease(o: HeapReleaseOptions): HeapRelease {
   const run = async (): Promise<void> => {
     timer = undefined;
     if (running || disabled) return;
-    const wait = lastRunAt + minIntervalMs - performance.now();
+    const wait = lastRunAt + minIntervalMs - now();
     if (wait > 0) return schedule(wait);
     running = true;
     const before = anonRss();
-    const started = performance.now();
+    const started = now();
     try {
       await collect();
       const after = anonRss();
       const freed = before !== undefined && after !== undefined ? ` (anonymous RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB)` : '';
-      o.log.debug(`returned the memory of the last burst to the OS${freed}`, { ms: Math.round(performance.now() - started) });
+      o.log.debug(`returned the memory of the last burst to the OS${freed}`, { ms: Math.round(now() - started) });
     } catch (err) {
       disabled = true;
       o.log.debug(`not returning memory after bursts: ${describeError(err)}`);
     } finally {
-      lastRunAt = performance.now();
+      lastRunAt = now();
       oldAfterLast = oldBytes();
       running = false;
     }
