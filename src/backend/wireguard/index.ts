@@ -25,7 +25,7 @@ import { encodeWireguardData } from './backend-data.ts';
 import { WIREGUARD_OVERHEAD, parseWireguardConfig, type WireguardConfig } from './config.ts';
 import { chooseDataPath, type DataPath, type DataPaths, type DeviceHandle } from './data-path.ts';
 import { greetPeers } from './greet.ts';
-import { deviceSpecs, peerChanges, planPeers, type DeviceSpec } from './peers.ts';
+import { deviceSpecs, peerChanges, planPeers, type DeviceSpec, type LocalAddresses } from './peers.ts';
 import { systemDataPaths } from './system-paths.ts';
 
 export { parseWireguardConfig, type WireguardConfig } from './config.ts';
@@ -66,8 +66,9 @@ export function wireguard(init: WireguardInit = {}): BackendFactory {
         for (const w of keyFile.warnings) log.warn(w);
         log.info(`${keyFile.created ? 'created' : 'reusing'} the WireGuard private key ${keyFile.path}; public key ${keyFile.publicKey}`);
 
-        const v6Device = specs.find((s) => s.carries.length === 1 && s.carries[0] === 6);
-        const v4Device = specs.find((s) => s !== v6Device);
+        // As upstream: each enabled family's data, with the port of the device that carries it (one device: the same in both).
+        const v4Device = config.enableIPv4 ? specs.find((s) => s.carries.includes(4)) : undefined;
+        const v6Device = config.enableIPv6 ? specs.find((s) => s.carries.includes(6)) : undefined;
         const lease = await subnets.acquireLease({
           config,
           attrs: {
@@ -83,7 +84,8 @@ export function wireguard(init: WireguardInit = {}): BackendFactory {
 
         // The devices live until the daemon stops (wireguard-go is our child): their own signal.
         const devices = new AbortController();
-        const plane = new WireguardPlane({ kernel, log, path, cfg, config, lease, specs, mtu, privateKey: keyFile.privateKey, devices: devices.signal });
+        const local = { ...(extIface.ifaceAddr ? { v4: extIface.ifaceAddr } : {}), ...(extIface.ifaceV6Addr ? { v6: extIface.ifaceV6Addr } : {}) };
+        const plane = new WireguardPlane({ kernel, log, path, cfg, config, lease, specs, mtu, privateKey: keyFile.privateKey, devices: devices.signal, local });
         const stopDevices = (): void => devices.abort();
         signal.addEventListener('abort', stopDevices, { once: true });
         const handles: DeviceHandle[] = [];
@@ -126,6 +128,7 @@ interface PlaneOptions {
   readonly privateKey: string;
   /** Aborts when the devices stop (the daemon stops). */
   readonly devices: AbortSignal;
+  readonly local: LocalAddresses;
 }
 
 class WireguardPlane {
@@ -181,7 +184,7 @@ class WireguardPlane {
   }
 
   #plan(spec: DeviceSpec): Map<string, WireguardPeerConfig> {
-    const { peers, problems } = planPeers(spec, this.#peers.values(), this.#o.cfg);
+    const { peers, problems } = planPeers(spec, this.#peers.values(), this.#o.cfg, this.#o.local);
     const now = new Map<string, string>();
     for (const p of problems) {
       const id = leaseId(p.lease);

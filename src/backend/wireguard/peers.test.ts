@@ -4,7 +4,7 @@ import { generatePrivateKey, publicKeyOf, ZERO_KEY } from '../../wireguard/keys.
 import type { WireguardDeviceState } from '../../wireguard/types.ts';
 import { cidr, ip, peer } from '../testing/fixtures.ts';
 import { parseWireguardConfig } from './config.ts';
-import { deviceSpecs, peerChanges, planPeers } from './peers.ts';
+import { autoEndpointFamily, deviceSpecs, peerChanges, planPeers } from './peers.ts';
 
 const KEY_A = publicKeyOf(generatePrivateKey());
 const KEY_B = publicKeyOf(generatePrivateKey());
@@ -22,9 +22,19 @@ describe('wireguard devices by mode', () => {
     assert.deepEqual(deviceSpecs(cfg(), { v4: true, v6: false }).map((d) => d.name), ['flannel-wg']);
   });
 
-  it('auto, ipv4, ipv6: one device flannel-wg carrying both families', () => {
-    assert.deepEqual(deviceSpecs(cfg({ Mode: 'auto' }), { v4: true, v6: true }), [{ name: 'flannel-wg', carries: [4, 6], endpoint: 'prefer-6', listenPort: 51820 }]);
-    assert.deepEqual(deviceSpecs(cfg({ Mode: 'ipv6' }), { v4: true, v6: true }), [{ name: 'flannel-wg', carries: [4, 6], endpoint: 6, listenPort: 51821 }]);
+  it('auto, ipv4, ipv6: one device flannel-wg carrying both families, on ListenPort (as upstream, also in mode ipv6)', () => {
+    assert.deepEqual(deviceSpecs(cfg({ Mode: 'auto' }), { v4: true, v6: true }), [{ name: 'flannel-wg', carries: [4, 6], endpoint: 'auto', listenPort: 51820 }]);
+    assert.deepEqual(deviceSpecs(cfg({ Mode: 'ipv6' }), { v4: true, v6: true }), [{ name: 'flannel-wg', carries: [4, 6], endpoint: 6, listenPort: 51820 }]);
+  });
+
+  it('mode auto reaches a peer over IPv4 unless only public IPv6 addresses on both ends make IPv6 the better bet (upstream\'s rule)', () => {
+    const v4 = ip('192.168.50.11');
+    const pub6 = ip('2001:db8::1');
+    assert.equal(autoEndpointFamily({ publicIP: ip('192.168.50.12') }, { v4, v6: pub6 }), 4, 'no IPv6 on the peer');
+    assert.equal(autoEndpointFamily({ publicIP: ip('198.51.100.12'), publicIPv6: ip('2001:db8::2') }, { v4, v6: pub6 }), 4, 'a public IPv4 on the peer');
+    assert.equal(autoEndpointFamily({ publicIP: ip('192.168.50.12'), publicIPv6: ip('2001:db8::2') }, { v4, v6: pub6 }), 6, 'private IPv4, public IPv6 on both ends');
+    assert.equal(autoEndpointFamily({ publicIP: ip('192.168.50.12'), publicIPv6: ip('fd00::12') }, { v4, v6: pub6 }), 4, 'the peer\'s IPv6 is unique-local');
+    assert.equal(autoEndpointFamily({ publicIP: ip('192.168.50.12'), publicIPv6: ip('2001:db8::2') }, { v4, v6: ip('fd00::11') }), 4, 'ours is unique-local');
   });
 });
 
@@ -55,13 +65,15 @@ describe('wireguard peer plan', () => {
     ]);
   });
 
-  it('auto mode reaches a dual-stack peer over IPv6 and carries both subnets', () => {
-    const [dev] = deviceSpecs(cfg({ Mode: 'auto' }), { v4: true, v6: true });
-    assert.ok(dev);
-    const lease = wgPeer('10.244.2.0/24', '192.0.2.12', KEY_A, { ipv6Subnet: 'fd00:10:244:2::/64', publicIPv6: 'fd00::12' });
-    const p = planPeers(dev, [lease], cfg({ Mode: 'auto' })).peers.get(KEY_A);
-    assert.equal(p?.endpoint?.ip.toString(), 'fd00::12');
-    assert.deepEqual(p?.allowedIPs.map(String), ['10.244.2.0/24', 'fd00:10:244:2::/64']);
+  it('one device carries both subnets of a dual-stack peer, reached at the port its data for that family names', () => {
+    const lease = wgPeer('10.244.2.0/24', '192.168.50.12', KEY_A, { ipv6Subnet: 'fd00:10:244:2::/64', publicIPv6: '2001:db8::12', backendV6Data: { PublicKey: KEY_A, Port: 51999 } });
+    const [auto] = deviceSpecs(cfg({ Mode: 'auto' }), { v4: true, v6: true });
+    assert.ok(auto);
+    const overIPv6 = planPeers(auto, [lease], cfg({ Mode: 'auto' }), { v4: ip('192.168.50.11'), v6: ip('2001:db8::11') }).peers.get(KEY_A);
+    assert.equal(`${overIPv6?.endpoint?.ip.toString()} ${overIPv6?.endpoint?.port}`, '2001:db8::12 51999');
+    assert.deepEqual(overIPv6?.allowedIPs.map(String), ['10.244.2.0/24', 'fd00:10:244:2::/64']);
+    const overIPv4 = planPeers(auto, [lease], cfg({ Mode: 'auto' }), { v4: ip('192.168.50.11') }).peers.get(KEY_A);
+    assert.equal(`${overIPv4?.endpoint?.ip.toString()} ${overIPv4?.endpoint?.port}`, '192.168.50.12 51820');
   });
 });
 

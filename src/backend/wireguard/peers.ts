@@ -6,7 +6,7 @@
  * Per peer (as upstream): endpoint = the peer's public address and port from its BackendData,
  * AllowedIPs = the peer's pod subnet(s), the PSK and the keepalive of the Backend section.
  */
-import { Cidr } from '../../ip/index.ts';
+import { Cidr, type IPAddress } from '../../ip/index.ts';
 import type { Lease } from '../../lease/index.ts';
 import { ZERO_KEY } from '../../wireguard/keys.ts';
 import type { WireguardDeviceState, WireguardEndpoint, WireguardPeerConfig } from '../../wireguard/types.ts';
@@ -19,7 +19,7 @@ export interface DeviceSpec {
   /** The pod subnets it carries. */
   readonly carries: ReadonlyArray<4 | 6>;
   /** How peers are reached: over IPv4, IPv6, or IPv6 when the peer has it (auto). */
-  readonly endpoint: 4 | 6 | 'prefer-6';
+  readonly endpoint: 4 | 6 | 'auto';
   readonly listenPort: number;
 }
 
@@ -38,9 +38,10 @@ export function deviceSpecs(cfg: WireguardConfig, families: { v4: boolean; v6: b
     case 'ipv4':
       return [{ name: DEVICE_V4, carries: both, endpoint: 4, listenPort: cfg.listenPort }];
     case 'ipv6':
-      return [{ name: DEVICE_V4, carries: both, endpoint: 6, listenPort: cfg.listenPortV6 }];
+      // As upstream: the one device listens on ListenPort whatever family reaches it.
+      return [{ name: DEVICE_V4, carries: both, endpoint: 6, listenPort: cfg.listenPort }];
     case 'auto':
-      return [{ name: DEVICE_V4, carries: both, endpoint: 'prefer-6', listenPort: cfg.listenPort }];
+      return [{ name: DEVICE_V4, carries: both, endpoint: 'auto', listenPort: cfg.listenPort }];
   }
 }
 
@@ -52,7 +53,29 @@ export interface PeerPlanResult {
 }
 
 /** The peers `device` should have for `leases` (the other nodes' leases). */
-export function planPeers(device: DeviceSpec, leases: Iterable<Lease>, cfg: WireguardConfig): PeerPlanResult {
+/** This node's own addresses on the external interface: mode auto picks a peer's endpoint family by them. */
+export interface LocalAddresses {
+  readonly v4?: IPAddress;
+  readonly v6?: IPAddress;
+}
+
+/** RFC 1918 for IPv4, unique local (fc00::/7) for IPv6: as upstream's IsPrivate. */
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'].map((c) => Cidr.parse(c));
+const isPrivate = (ip: IPAddress): boolean => PRIVATE.some((c) => c.contains(ip));
+
+/**
+ * Mode auto, as upstream chooses: IPv4 unless the peer has an IPv6 address and IPv4 is unlikely to
+ * reach it (its IPv4 address is private, or we have none) while IPv6 likely does (its address and
+ * ours are both public).
+ */
+export function autoEndpointFamily(peer: { publicIP?: IPAddress; publicIPv6?: IPAddress }, local: LocalAddresses): 4 | 6 {
+  if (!peer.publicIPv6) return 4;
+  if (peer.publicIP && !isPrivate(peer.publicIP) && local.v4) return 4;
+  if (!isPrivate(peer.publicIPv6) && local.v6 && !isPrivate(local.v6)) return 6;
+  return 4;
+}
+
+export function planPeers(device: DeviceSpec, leases: Iterable<Lease>, cfg: WireguardConfig, local: LocalAddresses = {}): PeerPlanResult {
   const peers = new Map<string, WireguardPeerConfig>();
   const problems: Array<{ lease: Lease; why: string }> = [];
   for (const lease of leases) {
@@ -60,10 +83,10 @@ export function planPeers(device: DeviceSpec, leases: Iterable<Lease>, cfg: Wire
       problems.push({ lease, why: `uses backend "${lease.attrs.backendType}", not wireguard: it gets no tunnel` });
       continue;
     }
-    const over: 4 | 6 = device.endpoint === 'prefer-6' ? (lease.attrs.publicIPv6 ? 6 : 4) : device.endpoint;
+    const over: 4 | 6 = device.endpoint === 'auto' ? autoEndpointFamily(lease.attrs, local) : device.endpoint;
     const ip = over === 4 ? lease.attrs.publicIP : lease.attrs.publicIPv6;
-    // Separate devices each read their own family's data; one device reads whichever the peer has.
-    const raw = device.carries.length === 1 && device.carries[0] === 6 ? lease.attrs.backendV6Data : (lease.attrs.backendData ?? lease.attrs.backendV6Data);
+    // The data of the family the peer is reached over holds the port it listens on there.
+    const raw = over === 6 ? (lease.attrs.backendV6Data ?? lease.attrs.backendData) : (lease.attrs.backendData ?? lease.attrs.backendV6Data);
     const data = decodeWireguardData(raw);
     if ('problem' in data) {
       problems.push({ lease, why: `has unusable wireguard BackendData (${data.problem})` });

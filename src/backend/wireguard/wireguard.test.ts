@@ -22,9 +22,11 @@ interface Started {
   stop(): Promise<void>;
 }
 
-async function start(o: { backend?: Record<string, unknown>; keyFile?: string; h?: Harness } = {}): Promise<Started> {
-  const config = networkConfig({ Type: 'wireguard', ...o.backend });
-  const h = o.h ?? harness({ config, subnet: '10.244.1.0/24' });
+const DUAL = { EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' };
+
+async function start(o: { backend?: Record<string, unknown>; keyFile?: string; h?: Harness; dual?: boolean } = {}): Promise<Started> {
+  const config = networkConfig({ Type: 'wireguard', ...o.backend }, o.dual ? DUAL : {});
+  const h = o.h ?? harness({ config, subnet: '10.244.1.0/24', ...(o.dual ? { ipv6Subnet: 'fd00:10:244:1::/64', extAddr6: 'fd00::1/64' } : {}) });
   const wg = new FakeWireguard(h.kernel);
   const paths: DataPaths = { kernel: async () => kernelDataPath(h.kernel, wg), userspace: async () => ({ unavailable: 'not in this test' }) };
   const keyFile = o.keyFile ?? join(dir, `wgkey-${++seq}`);
@@ -54,6 +56,33 @@ describe('wireguard backend (kernel data path, on FakeKernel)', () => {
     assert.equal((await second.wg.get('flannel-wg'))?.publicKey, key);
     assert.equal(second.h.log.lines.filter((l) => l.msg === `reusing the WireGuard private key ${first.keyFile}; public key ${key}`).length, 1);
     await second.stop();
+  });
+
+  it('dual stack, mode separate: flannel-wg and flannel-wg-v6, each family\'s data with its own port', async () => {
+    const { h, wg, stop } = await start({ dual: true });
+    const v4 = await h.kernel.getLink('flannel-wg');
+    const v6 = await h.kernel.getLink('flannel-wg-v6');
+    assert.deepEqual([(await wg.get('flannel-wg'))?.listenPort, (await wg.get('flannel-wg-v6'))?.listenPort], [51820, 51821]);
+    const key = (await wg.get('flannel-wg'))?.publicKey;
+    const [lease] = h.subnets.acquired;
+    assert.equal(JSON.stringify(lease?.attrs.backendData), `{"PublicKey":"${key}","Port":51820}`);
+    assert.equal(JSON.stringify(lease?.attrs.backendV6Data), `{"PublicKey":"${key}","Port":51821}`);
+    assert.deepEqual((await h.kernel.listAddrs(v6?.index, 6)).map((a) => `${a.ip.toString()}/${a.prefix}`), ['fd00:10:244:1::/128']);
+    assert.ok((await h.kernel.listRoutes(6)).some((r) => r.dst.toString() === 'fd00:10:244::/56' && r.linkIndex === v6?.index));
+    assert.ok((await h.kernel.listRoutes(4)).some((r) => r.dst.toString() === '10.0.0.0/8' && r.linkIndex === v4?.index));
+    await stop();
+  });
+
+  it('dual stack, mode auto: one device for both families, both families\' data naming its port (upstream peers read either)', async () => {
+    const { h, wg, stop } = await start({ dual: true, backend: { Mode: 'auto' } });
+    assert.equal(await h.kernel.getLink('flannel-wg-v6'), undefined);
+    const dev = await h.kernel.getLink('flannel-wg');
+    const key = (await wg.get('flannel-wg'))?.publicKey;
+    const [lease] = h.subnets.acquired;
+    assert.equal(JSON.stringify(lease?.attrs.backendData), `{"PublicKey":"${key}","Port":51820}`);
+    assert.equal(JSON.stringify(lease?.attrs.backendV6Data), `{"PublicKey":"${key}","Port":51820}`);
+    assert.deepEqual((await h.kernel.listAddrs(dev?.index)).map((a) => `${a.ip.toString()}/${a.prefix}`).sort(), ['10.244.1.0/32', 'fd00:10:244:1::/128']);
+    await stop();
   });
 
   it('says which data path is missing when neither can run', async () => {
