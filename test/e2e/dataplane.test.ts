@@ -2,18 +2,16 @@
  * The Linux data plane end to end: three node namespaces on a switch, etcd in its own namespace,
  * one flanneld per node; exact kernel state, then real packets between pods of every node pair.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { Cluster, programArgv, type LabNode } from '../../src/lab/cluster.ts';
+import { programArgv, type LabNode } from '../../src/lab/cluster.ts';
 import { Netns, uniquePrefix } from '../../src/lab/netns.ts';
 import { Cidr } from '../../src/ip/index.ts';
-import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
-import { addPod, ping, startEchoServer, tcpExchange, type TestPod } from '../harness/pods.ts';
+import { ping, tcpExchange } from '../harness/pods.ts';
+import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const skip = skipUnlessPrivileged(['etcd', 'iptables', 'nft', 'ping', 'curl']);
@@ -41,41 +39,18 @@ type IpJson = Array<Record<string, unknown>>;
 for (const combo of COMBOS) {
   describe(`data plane: ${combo.name}`, { skip }, () => {
     const prefix = uniquePrefix('fle');
-    let cluster: Cluster;
-    const pods = new Map<number, TestPod>();
+    const lab = podCluster({ prefix, netconf: { Network: NETWORK, EnableNFTables: combo.nftables, Backend: combo.backend } });
+    const { ns, subnetOf, routeTo } = lab;
     const isVxlan = combo.backend.Type === 'vxlan';
     const direct = combo.backend.DirectRouting === true;
 
-    const ns = (n: LabNode): Netns => new Netns(n.ns);
-    const subnetOf = (n: LabNode): Cidr => parseSubnetEnv(readFileSync(n.subnetFile, 'utf8'), n.subnetFile).subnet as Cidr;
     const vtep = (n: LabNode): { mac: string; index: number } => {
       const [link] = ns(n).ipJson<IpJson>(['link', 'show', 'flannel.1']);
       return { mac: String(link?.address), index: Number(link?.ifindex) };
     };
-    const routes = (n: LabNode): IpJson => ns(n).ipJson<IpJson>(['route', 'show']);
-    const routeTo = (n: LabNode, dst: Cidr): Record<string, unknown> | undefined => routes(n).find((r) => r.dst === dst.toString());
-
-    before(async () => {
-      cluster = await Cluster.up({
-        prefix,
-        nodes: 3,
-        netconf: { Network: NETWORK, EnableNFTables: combo.nftables, Backend: combo.backend },
-        ipMasq: true,
-        stateDir: mkdtempSync(join(tmpdir(), `${prefix}-`)),
-      });
-      for (const n of cluster.nodes) {
-        const pod = addPod(n.ns, n.subnetFile, `${n.ns}-p1`, 1);
-        startEchoServer(pod);
-        pods.set(n.index, pod);
-      }
-    });
-
-    after(() => {
-      if (cluster) Cluster.down(prefix, cluster.spec.stateDir);
-    });
 
     it('programs the exact kernel state on every node', () => {
-      for (const n of cluster.nodes) {
+      for (const n of lab.cluster.nodes) {
         const own = subnetOf(n);
         assert.ok(Cidr.parse(NETWORK).containsCidr(own));
         if (isVxlan) {
@@ -95,7 +70,7 @@ for (const combo of COMBOS) {
         }
         assert.equal(readFileSync(n.subnetFile, 'utf8'), `FLANNEL_NETWORK=${NETWORK}\nFLANNEL_SUBNET=${own.firstHost}/24\nFLANNEL_MTU=${isVxlan ? 1450 : 1500}\nFLANNEL_IPMASQ=true\n`);
 
-        for (const peer of cluster.nodes.filter((p) => p !== n)) {
+        for (const peer of lab.cluster.nodes.filter((p) => p !== n)) {
           const ps = subnetOf(peer);
           const r = routeTo(n, ps);
           assert.ok(r, `${n.name}: no route to ${peer.name}'s ${ps}`);
@@ -147,11 +122,11 @@ for (const combo of COMBOS) {
     });
 
     it('carries ICMP and TCP between pods on every pair of nodes', () => {
-      for (const a of cluster.nodes) {
-        for (const b of cluster.nodes) {
+      for (const a of lab.cluster.nodes) {
+        for (const b of lab.cluster.nodes) {
           if (a === b) continue;
-          const from = pods.get(a.index) as TestPod;
-          const to = pods.get(b.index) as TestPod;
+          const from = lab.pod(a.index);
+          const to = lab.pod(b.index);
           ping(from, to.ip);
           assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
         }
@@ -160,28 +135,28 @@ for (const combo of COMBOS) {
 
     if (combo.deep) {
       it('repairs a peer route deleted by hand', async () => {
-        const [n1, n2] = cluster.nodes as [LabNode, LabNode];
+        const [n1, n2] = lab.cluster.nodes as [LabNode, LabNode];
         const dst = subnetOf(n2);
         ns(n1).exec('ip', ['route', 'del', dst.toString()]);
         assert.equal(routeTo(n1, dst), undefined);
         await waitFor(`route to ${dst} on ${n1.name} to come back`, () => routeTo(n1, dst) !== undefined, 5000);
-        ping(pods.get(1) as TestPod, (pods.get(2) as TestPod).ip);
+        ping(lab.pod(1), (lab.pod(2)).ip);
       });
 
       it('restarts flanneld without changing device, MAC or subnet, and traffic keeps flowing', async () => {
-        const n1 = cluster.node(1);
+        const n1 = lab.cluster.node(1);
         const before = { subnet: subnetOf(n1).toString(), ...(isVxlan ? vtep(n1) : {}) };
-        const from = pods.get(2) as TestPod;
-        const to = pods.get(1) as TestPod;
+        const from = lab.pod(2);
+        const to = lab.pod(1);
         // Ping for as long as the restart takes (however slow the machine), then stop it.
         const pinger = from.ns.spawn('ping', ['-i', '0.1', '-W', '1', to.ip]);
         const closed = new Promise<number | null>((r) => pinger.on('close', r));
         let out = '';
         pinger.stdout?.on('data', (b: Buffer) => (out += b.toString()));
         await new Promise((r) => setTimeout(r, 500));
-        await cluster.stopFlanneld(n1);
-        cluster.startFlanneld(n1);
-        await cluster.waitReady(n1);
+        await lab.cluster.stopFlanneld(n1);
+        lab.cluster.startFlanneld(n1);
+        await lab.cluster.waitReady(n1);
         await new Promise((r) => setTimeout(r, 500));
         pinger.kill('SIGINT');
         const code = await closed;
@@ -189,11 +164,11 @@ for (const combo of COMBOS) {
         assert.match(out, / 0% packet loss/, out);
         const afterRestart = { subnet: subnetOf(n1).toString(), ...(isVxlan ? vtep(n1) : {}) };
         assert.deepEqual(afterRestart, before);
-        ping(to, (pods.get(3) as TestPod).ip);
+        ping(to, (lab.pod(3)).ip);
       });
 
       it('leaves foreign rules alone and restores its own on resync', async () => {
-        const n1 = cluster.node(1);
+        const n1 = lab.cluster.node(1);
         if (combo.nftables) {
           ns(n1).exec('nft', ['add', 'table', 'ip', 'kube-test']);
           ns(n1).exec('nft', ['add', 'chain', 'ip', 'kube-test', 'post', '{ type nat hook postrouting priority srcnat; }']);
@@ -217,12 +192,12 @@ for (const combo of COMBOS) {
     }
 
     it('removes a departed peer from every other node', async () => {
-      const n3 = cluster.node(3);
+      const n3 = lab.cluster.node(3);
       const gone = subnetOf(n3);
       const mac = isVxlan ? vtep(n3).mac : '';
-      await cluster.stopFlanneld(n3);
-      cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
-      for (const n of cluster.nodes.filter((x) => x !== n3)) {
+      await lab.cluster.stopFlanneld(n3);
+      lab.cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
+      for (const n of lab.cluster.nodes.filter((x) => x !== n3)) {
         await waitFor(`${n.name} to drop the route to ${gone}`, () => routeTo(n, gone) === undefined, 5000);
         if (isVxlan && !direct) {
           assert.equal(ns(n).ipJson<IpJson>(['neigh', 'show', 'dev', 'flannel.1']).filter((e) => e.dst === gone.ip.toString()).length, 0);

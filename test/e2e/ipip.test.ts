@@ -9,18 +9,15 @@
  * test/integration/backend-start-failures.test.ts; the programming itself is proven on FakeKernel
  * (src/backend/ipip/*.test.ts) and the netlink encoding byte for byte (src/kernel/netlink-*.test.ts).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Cluster, type LabNode } from '../../src/lab/cluster.ts';
-import { Netns, uniquePrefix } from '../../src/lab/netns.ts';
-import { Cidr } from '../../src/ip/index.ts';
-import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
+import type { LabNode } from '../../src/lab/cluster.ts';
+import { uniquePrefix } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 import { skipUnlessIpip } from '../harness/kernel-features.ts';
-import { addPod, ping, startEchoServer, tcpExchange, type TestPod } from '../harness/pods.ts';
+import { ping, tcpExchange } from '../harness/pods.ts';
+import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const skip = skipUnlessPrivileged(['etcd', 'iptables', 'ping', 'curl']) || skipUnlessIpip('the ipip data-plane suite');
@@ -33,34 +30,12 @@ type IpJson = Array<Record<string, unknown>>;
 for (const directRouting of [false, true]) {
   describe(`data plane: ipip${directRouting ? ' DirectRouting' : ''}`, { skip }, () => {
     const prefix = uniquePrefix('fli');
-    let cluster: Cluster;
-    const pods = new Map<number, TestPod>();
+    const lab = podCluster({ prefix, netconf: { Network: NETWORK, Backend: { Type: 'ipip', ...(directRouting ? { DirectRouting: true } : {}) } } });
+    const { ns, subnetOf, routeTo } = lab;
 
-    const ns = (n: LabNode): Netns => new Netns(n.ns);
-    const subnetOf = (n: LabNode): Cidr => parseSubnetEnv(readFileSync(n.subnetFile, 'utf8'), n.subnetFile).subnet as Cidr;
-    const routeTo = (n: LabNode, dst: Cidr): Record<string, unknown> | undefined => ns(n).ipJson<IpJson>(['route', 'show']).find((r) => r.dst === dst.toString());
-
-    before(async () => {
-      cluster = await Cluster.up({
-        prefix,
-        nodes: 3,
-        netconf: { Network: NETWORK, Backend: { Type: 'ipip', ...(directRouting ? { DirectRouting: true } : {}) } },
-        ipMasq: true,
-        stateDir: mkdtempSync(join(tmpdir(), `${prefix}-`)),
-      });
-      for (const n of cluster.nodes) {
-        const pod = addPod(n.ns, n.subnetFile, `${n.ns}-p1`, 1);
-        startEchoServer(pod);
-        pods.set(n.index, pod);
-      }
-    });
-
-    after(() => {
-      if (cluster) Cluster.down(prefix, cluster.spec.stateDir);
-    });
 
     it('programs flannel.ipip (local = eth0 address, no remote, MTU 1480, address /32) and one route per peer', async () => {
-      for (const n of cluster.nodes) {
+      for (const n of lab.cluster.nodes) {
         const own = subnetOf(n);
         const [dev] = ns(n).ipJson<IpJson>(['-d', 'link', 'show', DEV]);
         const linkinfo = dev?.linkinfo as { info_kind: string; info_data: Record<string, unknown> } | undefined;
@@ -72,9 +47,9 @@ for (const directRouting of [false, true]) {
         const addrs = ns(n).ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number; family: string }> }>>(['addr', 'show', DEV]);
         assert.deepEqual(addrs[0]?.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), [`${own.ip}/32`]);
         assert.equal(readFileSync(n.subnetFile, 'utf8'), `FLANNEL_NETWORK=${NETWORK}\nFLANNEL_SUBNET=${own.firstHost}/24\nFLANNEL_MTU=1480\nFLANNEL_IPMASQ=true\n`);
-        const lease = JSON.parse(cluster.etcdctl(['get', '--print-value-only', `/coreos.com/network/subnets/${own.ip}-${own.prefix}`])) as Record<string, unknown>;
+        const lease = JSON.parse(lab.cluster.etcdctl(['get', '--print-value-only', `/coreos.com/network/subnets/${own.ip}-${own.prefix}`])) as Record<string, unknown>;
         assert.deepEqual([lease.BackendType, lease.PublicIP, lease.BackendData], ['ipip', n.underlayIP, undefined]);
-        for (const peer of cluster.nodes.filter((p) => p !== n)) {
+        for (const peer of lab.cluster.nodes.filter((p) => p !== n)) {
           const ps = subnetOf(peer);
           const r = await waitFor(`${n.name}: the route to ${peer.name}'s ${ps}`, () => routeTo(n, ps) ?? false, 30_000);
           assert.equal(r.gateway, peer.underlayIP, JSON.stringify(r));
@@ -88,11 +63,11 @@ for (const directRouting of [false, true]) {
     });
 
     it('carries ICMP and TCP between pods on every pair of nodes', () => {
-      for (const a of cluster.nodes) {
-        for (const b of cluster.nodes) {
+      for (const a of lab.cluster.nodes) {
+        for (const b of lab.cluster.nodes) {
           if (a === b) continue;
-          const from = pods.get(a.index) as TestPod;
-          const to = pods.get(b.index) as TestPod;
+          const from = lab.pod(a.index);
+          const to = lab.pod(b.index);
           ping(from, to.ip);
           assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
         }
@@ -100,19 +75,19 @@ for (const directRouting of [false, true]) {
     });
 
     it('repairs a peer route deleted by hand', async () => {
-      const [n1, n2] = cluster.nodes as [LabNode, LabNode];
+      const [n1, n2] = lab.cluster.nodes as [LabNode, LabNode];
       const dst = subnetOf(n2);
       ns(n1).exec('ip', ['route', 'del', dst.toString()]);
       await waitFor(`the route to ${dst} on ${n1.name} to come back`, () => routeTo(n1, dst) !== undefined, 15_000);
-      ping(pods.get(1) as TestPod, (pods.get(2) as TestPod).ip);
+      ping(lab.pod(1), (lab.pod(2)).ip);
     });
 
     it('removes a departed peer from every other node', async () => {
-      const n3 = cluster.node(3);
+      const n3 = lab.cluster.node(3);
       const gone = subnetOf(n3);
-      await cluster.stopFlanneld(n3);
-      cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
-      for (const n of cluster.nodes.filter((x) => x !== n3)) {
+      await lab.cluster.stopFlanneld(n3);
+      lab.cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
+      for (const n of lab.cluster.nodes.filter((x) => x !== n3)) {
         await waitFor(`${n.name} to drop the route to ${gone}`, () => routeTo(n, gone) === undefined, 15_000);
       }
     });

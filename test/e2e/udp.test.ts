@@ -4,18 +4,16 @@
  * of every pair over ICMP and TCP, what crosses the switch (only UDP 8285, the inner packet as
  * its payload), a departed peer, and a flanneld restart.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, type LabNode } from '../../src/lab/cluster.ts';
 import { Netns, sh, uniquePrefix } from '../../src/lab/netns.ts';
-import { Cidr } from '../../src/ip/index.ts';
-import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
-import { addPod, ping, startEchoServer, tcpExchange, type TestPod } from '../harness/pods.ts';
+import { ping, tcpExchange } from '../harness/pods.ts';
+import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const skip = skipUnlessPrivileged(['etcd', 'iptables', 'ping', 'curl', 'tcpdump']);
@@ -74,29 +72,13 @@ function readPcap(file: string): Frame[] {
 
 describe('udp backend in a 3-node lab', { skip }, () => {
   const prefix = uniquePrefix('flud');
-  const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  let cluster: Cluster;
-  const pods = new Map<number, TestPod>();
-  const ns = (n: LabNode): Netns => new Netns(n.ns);
-  const subnetOf = (n: LabNode): Cidr => parseSubnetEnv(readFileSync(n.subnetFile, 'utf8'), n.subnetFile).subnet as Cidr;
-  const pod = (i: number): TestPod => pods.get(i) as TestPod;
-
-  before(async () => {
-    cluster = await Cluster.up({ prefix, nodes: 3, netconf: { Network: NETWORK, Backend: { Type: 'udp' } }, ipMasq: true, stateDir: join(stateDir, 'lab') });
-    for (const n of cluster.nodes) {
-      const p = addPod(n.ns, n.subnetFile, `${n.ns}-p1`, 1);
-      startEchoServer(p);
-      pods.set(n.index, p);
-    }
-  });
-
-  after(() => {
-    if (cluster) Cluster.down(prefix, cluster.spec.stateDir);
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  const captureDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  after(() => rmSync(captureDir, { recursive: true, force: true }));
+  const lab = podCluster({ prefix, netconf: { Network: NETWORK, Backend: { Type: 'udp' } } });
+  const { ns, subnetOf, pod } = lab;
 
   it('sets up flannel0 exactly as upstream: TUN, subnet address /32, MTU 1500 − 28, one Network route; lease with only PublicIP; subnet.env MTU 1472', () => {
-    for (const n of cluster.nodes) {
+    for (const n of lab.cluster.nodes) {
       const own = subnetOf(n);
       const [dev] = ns(n).ipJson<IpJson>(['-d', 'link', 'show', 'flannel0']);
       const info = dev?.linkinfo as { info_kind: string; info_data: Record<string, unknown> };
@@ -109,7 +91,7 @@ describe('udp backend in a 3-node lab', { skip }, () => {
       assert.deepEqual(viaFlannel.map((r) => `${String(r.dst)}${r.gateway ? ` via ${String(r.gateway)}` : ''}`), [NETWORK], 'one route for the Network, none per peer');
       assert.equal(readFileSync(n.subnetFile, 'utf8'), `FLANNEL_NETWORK=${NETWORK}\nFLANNEL_SUBNET=${own.firstHost}/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n`);
       assert.match(ns(n).exec('ss', ['-Hlun', 'sport = :8285']), new RegExp(`${n.underlayIP.replaceAll('.', '\\.')}:8285`), 'the socket is bound to the external address');
-      const lease = JSON.parse(cluster.etcdctl(['get', '--print-value-only', `/coreos.com/network/subnets/${own.ip}-${own.prefix}`])) as Record<string, unknown>;
+      const lease = JSON.parse(lab.cluster.etcdctl(['get', '--print-value-only', `/coreos.com/network/subnets/${own.ip}-${own.prefix}`])) as Record<string, unknown>;
       assert.equal(lease.PublicIP, n.underlayIP);
       assert.equal(lease.BackendType, 'udp');
       assert.equal(lease.BackendData, undefined, 'no BackendData, as upstream');
@@ -117,8 +99,8 @@ describe('udp backend in a 3-node lab', { skip }, () => {
   });
 
   it('carries ICMP and TCP between pods on every pair of nodes', () => {
-    for (const a of cluster.nodes) {
-      for (const b of cluster.nodes) {
+    for (const a of lab.cluster.nodes) {
+      for (const b of lab.cluster.nodes) {
         if (a === b) continue;
         ping(pod(a.index), pod(b.index).ip, 2);
         assert.equal(tcpExchange(pod(a.index), pod(b.index).ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
@@ -128,9 +110,9 @@ describe('udp backend in a 3-node lab', { skip }, () => {
 
   // Captured on node1's port of the switch (the bridge itself sees only what it floods or receives).
   it('on the switch only UDP 8285 crosses between the nodes, each datagram carrying the pod packet as is', async () => {
-    const sw = new Netns(cluster.switchNs);
-    const file = join(stateDir, 'capture.pcap');
-    const [a, b] = [cluster.node(1).underlayIP, cluster.node(2).underlayIP];
+    const sw = new Netns(lab.cluster.switchNs);
+    const file = join(captureDir, 'capture.pcap');
+    const [a, b] = [lab.cluster.node(1).underlayIP, lab.cluster.node(2).underlayIP];
     const dump = spawn('ip', ['netns', 'exec', sw.name, 'tcpdump', '-i', 'v-n1', '-nn', '--immediate-mode', '-U', '-s', '0', '-w', file, `host ${a} and host ${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let said = '';
     dump.stderr?.on('data', (d: Buffer) => (said += d.toString()));
@@ -159,12 +141,12 @@ describe('udp backend in a 3-node lab', { skip }, () => {
   });
 
   it('restarts flanneld: same subnet, flannel0 created again, and traffic flows again both ways', async () => {
-    const n1 = cluster.node(1);
+    const n1 = lab.cluster.node(1);
     const before = subnetOf(n1).toString();
-    await cluster.stopFlanneld(n1);
+    await lab.cluster.stopFlanneld(n1);
     await waitFor('flannel0 to go with its process', () => ns(n1).ipJson<IpJson>(['link', 'show']).every((l) => l.ifname !== 'flannel0'), 10_000);
-    cluster.startFlanneld(n1);
-    await cluster.waitReady(n1, 60_000);
+    lab.cluster.startFlanneld(n1);
+    await lab.cluster.waitReady(n1, 60_000);
     assert.equal(subnetOf(n1).toString(), before);
     assert.equal(ns(n1).ipJson<IpJson>(['link', 'show', 'flannel0'])[0]?.mtu, 1472);
     // The peers' leases arrive right after readiness: wait for traffic, then check every pair of node 1.
@@ -181,10 +163,10 @@ describe('udp backend in a 3-node lab', { skip }, () => {
   });
 
   it('a departed peer gets no more packets: TCP to its pod fails at once (ICMP network unreachable), not by timeout', async () => {
-    const n3 = cluster.node(3);
+    const n3 = lab.cluster.node(3);
     const gone = subnetOf(n3);
-    await cluster.stopFlanneld(n3);
-    cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
+    await lab.cluster.stopFlanneld(n3);
+    lab.cluster.etcdctl(['del', `/coreos.com/network/subnets/${gone.ip}-${gone.prefix}`]);
     await waitFor('node1 to drop node3 (TCP refused by the ICMP)', () => {
       const started = Date.now();
       const r = spawnSync('ip', ['netns', 'exec', pod(1).ns.name, 'curl', '-sS', '--max-time', '5', `http://${pod(3).ip}:7000/`], { encoding: 'utf8' });
