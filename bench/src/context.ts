@@ -1,7 +1,16 @@
 /** What every benchmark section gets: options, the run's unique prefix, artifacts, progress. */
 import type { Artifacts, BuildMode } from './build.ts';
 
-export type Backend = 'vxlan' | 'host-gw';
+/** Every backend the benchmark measures, in the order of a full run (`--backends` picks some). */
+export const BACKENDS = ['vxlan', 'host-gw', 'wireguard', 'udp', 'extension', 'ipip'] as const;
+export type Backend = (typeof BACKENDS)[number];
+/** The backends the control-plane sections (convergence, latency, resources) know how to fake peers for. */
+export const CONTROL_PLANE_BACKENDS = ['vxlan', 'host-gw'] as const;
+export type ControlPlaneBackend = (typeof CONTROL_PLANE_BACKENDS)[number];
+
+export function isControlPlaneBackend(b: Backend): b is ControlPlaneBackend {
+  return (CONTROL_PLANE_BACKENDS as readonly string[]).includes(b);
+}
 export type Section = 'convergence' | 'latency' | 'resources' | 'cni' | 'throughput';
 export const SECTIONS: readonly Section[] = ['convergence', 'latency', 'resources', 'cni', 'throughput'];
 

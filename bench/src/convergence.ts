@@ -17,7 +17,7 @@ import { encodeLeaseAttrs } from '../../src/lease/codec.ts';
 import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
 import type { ConvergeResult, FakeLease, LeaseLatencySample } from './agent.ts';
 import { Agent } from './agent-client.ts';
-import type { BenchContext, Backend } from './context.ts';
+import type { BenchContext, ControlPlaneBackend as Backend } from './context.ts';
 import { readTimeline, startFlanneld, wallNow } from './lab.ts';
 import { procStats, type ProcStats } from './proc.ts';
 import { median, ratio, round, summarize, type Summary } from './stats.ts';

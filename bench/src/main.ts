@@ -13,17 +13,18 @@ import { parseArgs } from 'node:util';
 import { deleteNamespaces, uniquePrefix } from '../../src/lab/netns.ts';
 import { BUILD_CACHE, prepareArtifacts, ROOT, type BuildMode } from './build.ts';
 import { runControlPlane, type BackendControlPlane } from './convergence.ts';
-import { SECTIONS, type Backend, type BenchContext, type BenchOptions, type Section } from './context.ts';
+import { BACKENDS, isControlPlaneBackend, SECTIONS, type Backend, type BenchContext, type BenchOptions, type Section } from './context.ts';
+import { dataPlaneBackend } from './dataplane-backends.ts';
 import type { CniResult } from './cni.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
 import { evaluateTargets, renderMarkdown, type BenchReport } from './report.ts';
-import { runDataPlane, type BackendThroughput } from './throughput.ts';
+import { runDataPlane, type ThroughputRow } from './throughput.ts';
 
 export const DEFAULT_OUT = join(ROOT, 'bench/results');
 
 export const FULL: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   smoke: false,
-  backends: ['vxlan', 'host-gw'],
+  backends: BACKENDS,
   sections: new Set(SECTIONS),
   sizes: [100, 1000, 5000],
   iterations: 3,
@@ -57,7 +58,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sizes=100,1000,5000   peer counts for convergence (memory is sampled at the largest)
   --iterations=3          convergence runs per size (ours and floor alternate; medians reported)
   --sections=LIST         any of ${SECTIONS.join(',')} (default: all)
-  --backends=LIST         vxlan,host-gw (default: both)
+  --backends=LIST         any of ${BACKENDS.join(',')} (default: all); convergence, latency and
+                          resources run for vxlan and host-gw only, throughput for each
   --latency-at=1000 --latency-events=200   single-lease latency (vxlan)
   --cni-pods=200          pods for CNI ADD/DEL latency
   --iperf-seconds=3 --iperf-runs=3
@@ -117,7 +119,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     ...(sizes ? { sizes } : {}),
     iterations: Math.max(1, int(v.iterations, 'iterations') ?? base.iterations),
     sections: new Set(list<Section>(v.sections, SECTIONS, 'sections') ?? base.sections),
-    backends: list<Backend>(v.backends, ['vxlan', 'host-gw'], 'backends') ?? base.backends,
+    backends: list<Backend>(v.backends, BACKENDS, 'backends') ?? base.backends,
     latencyAt: int(v['latency-at'], 'latency-at') ?? base.latencyAt,
     latencyEvents: int(v['latency-events'], 'latency-events') ?? base.latencyEvents,
     cniPods: Math.max(1, int(v['cni-pods'], 'cni-pods') ?? base.cniPods),
@@ -183,15 +185,16 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
     const s = options.sections;
     const controlPlane: BackendControlPlane[] = [];
     if (s.has('convergence') || s.has('latency') || s.has('resources')) {
-      for (const b of options.backends) controlPlane.push(await runControlPlane(ctx, b));
+      for (const b of options.backends.filter(isControlPlaneBackend)) controlPlane.push(await runControlPlane(ctx, b));
     }
-    const throughput: BackendThroughput[] = [];
+    const throughput: ThroughputRow[] = [];
     let cni: CniResult | undefined;
-    const cniBackend = options.backends[0];
+    // CNI latency is measured on the first backend's lab that comes up (a backend this machine
+    // cannot run builds none).
     for (const b of options.backends) {
-      const withCni = s.has('cni') && b === cniBackend;
+      const withCni = s.has('cni') && cni === undefined;
       if (!s.has('throughput') && !withCni) continue;
-      const r = await runDataPlane(ctx, b, withCni);
+      const r = await runDataPlane(ctx, dataPlaneBackend(b), withCni);
       if (r.throughput) throughput.push(r.throughput);
       if (r.cni) cni = r.cni;
     }

@@ -6,7 +6,8 @@ import type { CniResult } from './cni.ts';
 import type { BackendControlPlane } from './convergence.ts';
 import type { BenchOptions } from './context.ts';
 import type { ProfileSummary } from './profile.ts';
-import type { BackendThroughput } from './throughput.ts';
+import { dataPlaneBackend } from './dataplane-backends.ts';
+import { isSkipped, type BackendThroughput, type ThroughputRow } from './throughput.ts';
 
 export interface Target {
   id: string;
@@ -16,6 +17,8 @@ export interface Target {
   limit: string;
   /** null: not measured in this run. */
   pass: boolean | null;
+  /** Compared with a number measured elsewhere (not run here): shown, not a goal of this run. */
+  informational?: true;
 }
 
 export interface BenchReport {
@@ -32,7 +35,7 @@ export interface BenchReport {
   options: Omit<BenchOptions, 'sections' | 'outDir'> & { sections: string[] };
   controlPlane: BackendControlPlane[];
   cni?: CniResult;
-  throughput: BackendThroughput[];
+  throughput: ThroughputRow[];
   profiles: ProfileSummary[];
   targets: Target[];
   notes: string[];
@@ -70,16 +73,7 @@ export function evaluateTargets(r: Pick<BenchReport, 'controlPlane' | 'cni' | 't
     limit: '≤ 1.6x',
     pass: r.cni ? r.cni.add.ratioP50 <= 1.6 : null,
   });
-  for (const t of r.throughput) {
-    targets.push({
-      id: `throughput-${t.backend}`,
-      what: `${t.backend} throughput pod → pod vs hand-built pods over ${t.backend === 'vxlan' ? 'hand-built VXLAN' : 'static routes'}`,
-      measured: `${fmt(t.podToPod.gbps, 2)} vs ${fmt(t.podFloor.gbps, 2)} Gbit/s`,
-      value: t.ratioPod,
-      limit: '≥ 0.95x',
-      pass: t.ratioPod >= 0.95,
-    });
-  }
+  for (const t of r.throughput) targets.push(throughputTarget(t));
   for (const cp of r.controlPlane) {
     const loaded = cp.resources.loaded;
     targets.push({
@@ -94,7 +88,36 @@ export function evaluateTargets(r: Pick<BenchReport, 'controlPlane' | 'cni' | 't
   return targets;
 }
 
-const verdict = (p: boolean | null): string => (p === null ? 'n/a' : p ? '**pass**' : '**MISS**');
+/** A throughput row against its backend's target (dataplane-backends.ts). */
+function throughputTarget(t: ThroughputRow): Target {
+  const target = dataPlaneBackend(t.backend).target;
+  const id = `throughput-${t.backend}`;
+  const what = `${t.backend} throughput pod → pod vs hand-built pods over ${t.floorKind}`;
+  if (target.kind === 'reference') {
+    const limit = `≥ ${target.gbps} Gbit/s (${target.what}; not run here: informational)`;
+    if (isSkipped(t)) return { id, what, measured: `not measured: ${t.skipped}`, value: null, limit, pass: null, informational: true };
+    const pps = t.podToPod.packets ? `, ${t.podToPod.packets.perSecond.toLocaleString('en-US')} packets/s` : '';
+    return {
+      id,
+      what: `${what} (ratio); pod → pod vs ${target.gbps} Gbit/s, ${target.what}`,
+      measured: `${fmt(t.podToPod.gbps, 2)} vs ${fmt(t.podFloor.gbps, 2)} Gbit/s${pps}; ${fmt(t.podToPod.gbps / target.gbps, 2)}x the reference`,
+      value: t.ratioPod,
+      limit,
+      pass: t.podToPod.gbps >= target.gbps,
+      informational: true,
+    };
+  }
+  const limit = `≥ ${target.min}x`;
+  if (isSkipped(t)) return { id, what, measured: `not measured: ${t.skipped}`, value: null, limit, pass: null };
+  return { id, what, measured: `${fmt(t.podToPod.gbps, 2)} vs ${fmt(t.podFloor.gbps, 2)} Gbit/s`, value: t.ratioPod, limit, pass: t.ratioPod >= target.min };
+}
+
+const verdict = (t: Pick<Target, 'pass' | 'informational'>): string => {
+  if (t.informational) return t.pass === null ? 'n/a (informational)' : t.pass ? 'above (informational)' : 'below (informational)';
+  return t.pass === null ? 'n/a' : t.pass ? '**pass**' : '**MISS**';
+};
+
+const packetsCell = (t: BackendThroughput): string => (t.podToPod.packets ? `${t.podToPod.packets.perSecond.toLocaleString('en-US')} (${t.podToPod.packets.device})` : '–');
 
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [];
@@ -111,7 +134,7 @@ export function renderMarkdown(r: BenchReport): string {
   line();
   line('| target | measured | ratio / value | limit | result |');
   line('| --- | --- | --- | --- | --- |');
-  for (const t of r.targets) line(`| ${t.what} | ${t.measured} | ${fmt(t.value, 2)} | ${t.limit} | ${verdict(t.pass)} |`);
+  for (const t of r.targets) line(`| ${t.what} | ${t.measured} | ${fmt(t.value, 2)} | ${t.limit} | ${verdict(t)} |`);
   line();
 
   if (r.controlPlane.some((c) => c.sizes.length > 0)) {
@@ -165,23 +188,41 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.throughput.length) {
     line('## Throughput (iperf3 TCP, best of runs)');
     line();
-    line('All between the same two node namespaces (pods: one per node, through the CNI plugin). Floors are hand-built in the same namespaces: a kernel VXLAN device pair with the same MTU (vxlan) or static routes (host-gw); the *pod* floor adds hand-built pods with the same plumbing as the CNI\'s (a veth into a bridge on each node), so pod/pod-floor compares like with like. *node → node* is node1 → node2\'s cni0 address over flannel\'s route.');
+    line(
+      'All between the same two node namespaces (pods: one per node, through the CNI plugin). Floors are hand-built in the same namespaces: a kernel VXLAN device pair (vxlan: the same MTU; udp: the MTU a VXLAN fits in, 1450), static routes (host-gw, extension), a wireguard-go tunnel per node with the same MTU as flannel-wg (wireguard), an ipip device pair (ipip); the *pod* floor adds hand-built pods with the same plumbing as the CNI\'s (a veth into a bridge on each node), so pod/pod-floor compares like with like. *node → node* is node1 → node2\'s cni0 address over flannel\'s route. *packets/s*: tx_packets of flanneld\'s device on both nodes around the best pod → pod run, so each packet once (data one way, ACKs the other); kernel devices with segmentation offload (flannel.1, eth0) count a super-packet of up to 64 KiB once, TUN devices (flannel0, flannel-wg) see wire-sized packets.',
+    );
     line();
-    line('| backend | pod → pod | hand-built pod → pod | ratio | node → node (flannel) | node → node floor | ratio | bare veth | MTU | flannel.1 tx checksum offload |');
-    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    line('| backend | floor | pod → pod | hand-built pod → pod | ratio | node → node (flannel) | node → node floor | ratio | bare veth | MTU | packets/s pod → pod | flannel.1 tx checksum offload |');
+    line('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const t of r.throughput) {
+      if (isSkipped(t)) {
+        line(`| ${t.backend} | ${t.floorKind} | not measured: ${t.skipped} | – | – | – | – | – | – | – | – | – |`);
+        continue;
+      }
+      const mtu = `${t.mtu.flannel ?? '–'}${t.mtu.floor !== undefined && t.mtu.floor !== t.mtu.flannel ? ` (floor ${t.mtu.floor})` : ''}`;
       line(
-        `| ${t.backend} | ${fmt(t.podToPod.gbps, 2)} | ${fmt(t.podFloor.gbps, 2)} | ${fmt(t.ratioPod, 2)}x | ${fmt(t.nodeToNode.gbps, 2)} | ${fmt(t.floor.gbps, 2)} | ${fmt(t.ratioNode, 2)}x | ${fmt(t.bareVeth.gbps, 2)} | ${t.mtu.flannel ?? '–'} | ${t.txChecksumOffload ?? '–'} |`,
+        `| ${t.backend} | ${t.floorKind} | ${fmt(t.podToPod.gbps, 2)} | ${fmt(t.podFloor.gbps, 2)} | ${fmt(t.ratioPod, 2)}x | ${fmt(t.nodeToNode.gbps, 2)} | ${fmt(t.floor.gbps, 2)} | ${fmt(t.ratioNode, 2)}x | ${fmt(t.bareVeth.gbps, 2)} | ${mtu} | ${packetsCell(t)} | ${t.txChecksumOffload ?? '–'} |`,
       );
     }
     line();
     line('Gbit/s.');
+    line();
     for (const t of r.throughput) {
+      if (isSkipped(t)) {
+        line(`Not measured (${t.backend}): ${t.skipped} (${t.detail.replace(/\.$/, '')}).`);
+        line();
+        continue;
+      }
+      const context = dataPlaneBackend(t.backend).context;
+      if (context) {
+        line(`Context (${t.backend}): ${context}`);
+        line();
+      }
       if (t.podToPodOffloadOn) {
         line(`Diagnostic (${t.backend}): pod → pod with flannel.1's TX checksum offload turned back on (\`ethtool -K flannel.1 tx-checksum-ip-generic on\` on both nodes): ${fmt(t.podToPodOffloadOn.gbps, 2)} Gbit/s, ${fmt(t.podFloor.gbps > 0 ? t.podToPodOffloadOn.gbps / t.podFloor.gbps : NaN, 2)}x the hand-built pod floor.`);
+        line();
       }
     }
-    line();
   }
   if (r.controlPlane.some((c) => c.resources.idle || c.resources.loaded)) {
     line('## flanneld memory and CPU');

@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../../src/lab/netns.ts';
 import { parseBenchArgs, runBench, type RunResult } from '../../bench/src/main.ts';
+import { isSkipped } from '../../bench/src/throughput.ts';
+import { kernelHasIpip } from '../harness/kernel-features.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 
-const skip = skipUnlessPrivileged(['etcd', 'etcdctl', 'iptables', 'curl', 'iperf3', 'bridge', '/usr/lib/cni/bridge']);
+const skip = skipUnlessPrivileged(['etcd', 'etcdctl', 'iptables', 'curl', 'iperf3', 'bridge', '/usr/lib/cni/bridge', 'wireguard-go', 'wg']);
 
 const positive = (x: unknown, what: string): void => {
   assert.equal(typeof x, 'number', `${what} is not a number: ${String(x)}`);
@@ -91,18 +93,71 @@ describe('benchmark harness (smoke)', { skip }, () => {
     for (const x of [c.add.ours.p50, c.add.floor.p50, c.del.ours.p50, c.del.floor.p50, c.add.ratioP50]) positive(x, 'CNI latency');
   });
 
-  it('measures throughput for both backends against their floors', () => {
-    assert.deepEqual(run.report.throughput.map((t) => t.backend), ['vxlan', 'host-gw']);
-    for (const t of run.report.throughput) {
+  it('measures throughput for every backend against its floor, or says why this machine cannot', () => {
+    const rows = run.report.throughput;
+    assert.deepEqual(rows.map((t) => t.backend), ['vxlan', 'host-gw', 'wireguard', 'udp', 'extension', 'ipip']);
+    assert.deepEqual(rows.map((t) => t.floorKind), ['hand-built VXLAN', 'static routes', 'hand-built wireguard-go tunnel', 'hand-built VXLAN', 'static routes', 'hand-built ipip pair']);
+    const ipip = kernelHasIpip();
+    const md = readFileSync(run.mdPath, 'utf8');
+    for (const t of rows) {
+      if (isSkipped(t)) {
+        // The one backend this machine may lack, and only when the kernel really has no ipip.
+        assert.equal(t.backend, 'ipip', `${t.backend} not measured: ${t.skipped}`);
+        assert.equal(ipip.available, false, 'the kernel can make an ipip device, yet ipip was not measured');
+        assert.equal(t.skipped, 'this kernel has no ipip module');
+        assert.match(md, /\| ipip \| hand-built ipip pair \| not measured: this kernel has no ipip module \|/);
+        continue;
+      }
       for (const [name, r] of [['pod', t.podToPod], ['pod floor', t.podFloor], ['node', t.nodeToNode], ['floor', t.floor], ['veth', t.bareVeth]] as const) positive(r.gbps, `${t.backend} ${name} Gbit/s`);
       positive(t.ratioPod, `${t.backend} ratio`);
+      assert.equal(t.podToPod.packets?.device, t.device, `${t.backend}: packets not counted on its device`);
+      positive(t.podToPod.packets?.perSecond, `${t.backend} packets/s`);
+      positive(t.podFloor.packets?.perSecond, `${t.backend} floor packets/s`);
     }
+    const row = (b: string): (typeof rows)[number] | undefined => rows.find((t) => t.backend === b);
+    const mtu = (b: string): unknown => {
+      const t = row(b);
+      return t && !isSkipped(t) ? t.mtu : undefined;
+    };
+    assert.deepEqual(mtu('wireguard'), { flannel: 1420, pod: 1420, device: 1420, floor: 1420 }, "the wireguard-go floor has flannel-wg's MTU");
+    assert.deepEqual(mtu('udp'), { flannel: 1472, pod: 1472, device: 1472, floor: 1450 }, 'the VXLAN floor for udp has the MTU a VXLAN fits in');
+    if (!ipip.available) assert.ok(isSkipped(row('ipip') as (typeof rows)[number]), 'ipip measured on a kernel without ipip');
   });
 
   it('evaluates every target and leaves no namespace behind', () => {
     const ids = run.report.targets.map((t) => t.id).sort();
-    assert.deepEqual(ids, ['cni-add-median', 'convergence-host-gw', 'convergence-vxlan', 'lease-latency-p99', 'rss-host-gw', 'rss-vxlan', 'throughput-host-gw', 'throughput-vxlan']);
-    for (const t of run.report.targets) assert.notEqual(t.pass, null, `${t.id} not evaluated`);
+    assert.deepEqual(ids, [
+      'cni-add-median',
+      'convergence-host-gw',
+      'convergence-vxlan',
+      'lease-latency-p99',
+      'rss-host-gw',
+      'rss-vxlan',
+      'throughput-extension',
+      'throughput-host-gw',
+      'throughput-ipip',
+      'throughput-udp',
+      'throughput-vxlan',
+      'throughput-wireguard',
+    ]);
+    const notMeasured = new Set(run.report.throughput.filter(isSkipped).map((t) => `throughput-${t.backend}`));
+    for (const t of run.report.targets) {
+      if (notMeasured.has(t.id)) assert.equal(t.pass, null, `${t.id} was not measured, yet evaluated`);
+      else assert.notEqual(t.pass, null, `${t.id} not evaluated`);
+    }
+    const udp = run.report.targets.find((t) => t.id === 'throughput-udp');
+    assert.equal(udp?.informational, true, 'udp is held to a reference measured elsewhere: informational');
+    assert.match(udp?.limit ?? '', /^≥ 0\.34 Gbit\/s/);
+    assert.deepEqual(
+      run.report.targets.filter((t) => t.id.startsWith('throughput-') && t.id !== 'throughput-udp').map((t) => [t.id, t.limit]),
+      [
+        ['throughput-vxlan', '≥ 0.95x'],
+        ['throughput-host-gw', '≥ 0.95x'],
+        ['throughput-wireguard', '≥ 0.9x'],
+        ['throughput-extension', '≥ 0.95x'],
+        ['throughput-ipip', '≥ 0.95x'],
+      ],
+    );
     assert.match(run.report.runId, /^flb[0-9a-f]{6}$/);
     assert.deepEqual(namespaces().filter((n) => n.startsWith(run.report.runId)), []);
   });
