@@ -272,13 +272,16 @@ export function subnetManagerContract(name: string, options: SubnetManagerContra
       }
     });
 
-    it('a fresh node avoids every network of its own when choosing a subnet', { skip: caps.subnets === 'allocates' ? false : 'the datastore assigns subnets' }, async (t) => {
-      const h = await harness(t);
-      const lower = Cidr.parse('10.244.0.0/17');
-      const { lease } = await join(h, 1, { hostNetworks: [{ cidr: lower, device: 'eth0', external: true }] });
-      const subnet = assertInNetwork(lease);
-      assert.ok(!subnet.overlaps(lower), `${subnet.toString()} overlaps ${lower.toString()}`);
-    });
+    // Where the datastore assigns the subnets (kube) there is no choice to make; an assigned one overlapping the node is refused (above).
+    if (caps.subnets === 'allocates') {
+      it('a fresh node avoids every network of its own when choosing a subnet', async (t) => {
+        const h = await harness(t);
+        const lower = Cidr.parse('10.244.0.0/17');
+        const { lease } = await join(h, 1, { hostNetworks: [{ cidr: lower, device: 'eth0', external: true }] });
+        const subnet = assertInNetwork(lease);
+        assert.ok(!subnet.overlaps(lower), `${subnet.toString()} overlaps ${lower.toString()}`);
+      });
+    }
 
     it('acquireLease without a public IPv4 address fails with E_LEASE_ATTRS and publishes nothing', async (t) => {
       const h = await harness(t);
