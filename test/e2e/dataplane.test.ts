@@ -10,7 +10,7 @@ import { programArgv, type LabNode } from '../../src/lab/cluster.ts';
 import { Netns, uniquePrefix } from '../../src/lab/netns.ts';
 import { Cidr } from '../../src/ip/index.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
-import { ping, tcpExchange } from '../harness/pods.ts';
+import { ping } from '../harness/pods.ts';
 import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -122,15 +122,7 @@ for (const combo of COMBOS) {
     });
 
     it('carries ICMP and TCP between pods on every pair of nodes', () => {
-      for (const a of lab.cluster.nodes) {
-        for (const b of lab.cluster.nodes) {
-          if (a === b) continue;
-          const from = lab.pod(a.index);
-          const to = lab.pod(b.index);
-          ping(from, to.ip);
-          assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
-        }
-      }
+      lab.assertEveryPairCarries();
     });
 
     if (combo.deep) {

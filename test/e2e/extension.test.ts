@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { LabNode } from '../../src/lab/cluster.ts';
 import { uniquePrefix } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
-import { ping, tcpExchange } from '../harness/pods.ts';
+import { ping } from '../harness/pods.ts';
 import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -58,15 +58,7 @@ describe('data plane: extension (host-gw done in shell)', { skip }, () => {
   });
 
   it('carries ICMP and TCP between pods on every pair of nodes', () => {
-    for (const a of lab.cluster.nodes) {
-      for (const b of lab.cluster.nodes) {
-        if (a === b) continue;
-        const from = lab.pod(a.index);
-        const to = lab.pod(b.index);
-        ping(from, to.ip);
-        assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
-      }
-    }
+    lab.assertEveryPairCarries();
   });
 
   it('runs SubnetRemoveCommand on every other node for a peer that left', async () => {

@@ -16,7 +16,7 @@ import type { LabNode } from '../../src/lab/cluster.ts';
 import { uniquePrefix } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 import { skipUnlessIpip } from '../harness/kernel-features.ts';
-import { ping, tcpExchange } from '../harness/pods.ts';
+import { ping } from '../harness/pods.ts';
 import { podCluster } from '../harness/pod-cluster.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -63,15 +63,7 @@ for (const directRouting of [false, true]) {
     });
 
     it('carries ICMP and TCP between pods on every pair of nodes', () => {
-      for (const a of lab.cluster.nodes) {
-        for (const b of lab.cluster.nodes) {
-          if (a === b) continue;
-          const from = lab.pod(a.index);
-          const to = lab.pod(b.index);
-          ping(from, to.ip);
-          assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
-        }
-      }
+      lab.assertEveryPairCarries();
     });
 
     it('repairs a peer route deleted by hand', async () => {

@@ -99,13 +99,7 @@ describe('udp backend in a 3-node lab', { skip }, () => {
   });
 
   it('carries ICMP and TCP between pods on every pair of nodes', () => {
-    for (const a of lab.cluster.nodes) {
-      for (const b of lab.cluster.nodes) {
-        if (a === b) continue;
-        ping(pod(a.index), pod(b.index).ip, 2);
-        assert.equal(tcpExchange(pod(a.index), pod(b.index).ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
-      }
-    }
+    lab.assertEveryPairCarries(2);
   });
 
   // Captured on node1's port of the switch (the bridge itself sees only what it floods or receives).

@@ -4,6 +4,7 @@
  * `before` and removed in its `after`, also when a test failed.
  */
 import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { Cidr } from '../../src/ip/index.ts';
 import { Cluster, type LabNode } from '../../src/lab/cluster.ts';
 import { Netns } from '../../src/lab/netns.ts';
 import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
-import { addPod, startEchoServer, type TestPod } from './pods.ts';
+import { addPod, ping, startEchoServer, tcpExchange, type TestPod } from './pods.ts';
 
 export type IpJson = Array<Record<string, unknown>>;
 
@@ -26,6 +27,8 @@ export interface PodCluster {
   subnetOf(node: LabNode): Cidr;
   /** `ip route show` entry for `dst` on the node. */
   routeTo(node: LabNode, dst: Cidr): Record<string, unknown> | undefined;
+  /** Asserts that ICMP (`pings` echo requests) and a TCP exchange cross between the pods of every ordered pair of nodes. */
+  assertEveryPairCarries(pings?: number): void;
 }
 
 export function podCluster(o: { prefix: string; netconf: Record<string, unknown>; nodes?: number }): PodCluster {
@@ -59,5 +62,17 @@ export function podCluster(o: { prefix: string; netconf: Record<string, unknown>
     ns,
     subnetOf: (n) => parseSubnetEnv(readFileSync(n.subnetFile, 'utf8'), n.subnetFile).subnet as Cidr,
     routeTo: (n, dst) => ns(n).ipJson<IpJson>(['route', 'show']).find((r) => r.dst === dst.toString()),
+    assertEveryPairCarries(pings = 1) {
+      const nodes = cluster?.nodes ?? [];
+      assert.ok(nodes.length > 1, 'at least two nodes');
+      for (const a of nodes) {
+        for (const b of nodes) {
+          if (a === b) continue;
+          const [from, to] = [pods.get(a.index), pods.get(b.index)] as [TestPod, TestPod];
+          ping(from, to.ip, pings);
+          assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
+        }
+      }
+    },
   };
 }
