@@ -12,9 +12,9 @@ export function alloc(): BackendFactory {
     type: 'alloc',
     checkConfig: (config) => parseBackendKeys(config.backend.raw, 'alloc', {}),
     create: ({ subnets, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
         for (const w of parseBackendKeys(config.backend.raw, 'alloc', {}).warnings) log.warn(`network config: ${w}`);
-        const lease = await subnets.acquireLease({ config, attrs: baseLeaseAttrs(extIface, config, 'alloc'), hints, signal, ...(hostNetworks ? { hostNetworks } : {}), ...(undo ? { undo } : {}) });
+        const lease = await subnets.acquireLease({ config, attrs: baseLeaseAttrs(extIface, config, 'alloc'), hints, signal, ...options });
         return {
           lease,
           mtu: extIface.mtu,

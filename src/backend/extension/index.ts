@@ -37,7 +37,7 @@ export function extension(init: ExtensionInit = {}): BackendFactory {
     type: 'extension',
     checkConfig: (config) => parseExtensionConfig(config.backend.raw),
     create: ({ subnets, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
         const { config: cfg, warnings } = parseExtensionConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
         const runner = init.runCommand ?? execRunner();
@@ -59,8 +59,7 @@ export function extension(init: ExtensionInit = {}): BackendFactory {
           attrs: { ...baseLeaseAttrs(extIface, config, 'extension'), ...(backendData !== undefined ? { backendData } : {}) },
           hints,
           signal,
-          ...(hostNetworks ? { hostNetworks } : {}),
-          ...(undo ? { undo } : {}),
+          ...options,
         });
 
         if (cfg.postStartupCommand) {

@@ -23,9 +23,9 @@ export function hostGw(tuning: ReconcileTuning = {}): BackendFactory {
     type: 'host-gw',
     checkConfig: (config) => parseBackendKeys(config.backend.raw, 'host-gw', {}),
     create: (deps) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
         for (const w of parseBackendKeys(config.backend.raw, 'host-gw', {}).warnings) deps.log.warn(`network config: ${w}`);
-        const lease = await deps.subnets.acquireLease({ config, attrs: baseLeaseAttrs(deps.extIface, config, 'host-gw'), hints, signal, ...(hostNetworks ? { hostNetworks } : {}), ...(undo ? { undo } : {}) });
+        const lease = await deps.subnets.acquireLease({ config, attrs: baseLeaseAttrs(deps.extIface, config, 'host-gw'), hints, signal, ...options });
         return createRouteNetwork({ deps, config, lease, mtu: deps.extIface.mtu, spec: hostGwRoutes, tuning });
       },
     }),

@@ -37,7 +37,8 @@ export function ipip(tuning: ReconcileTuning = {}): BackendFactory {
       return parsed;
     },
     create: ({ subnets, kernel, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
+        const { undo } = options;
         const { config: cfg, warnings } = parseIpipConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
         checkIpipFamilies(config);
@@ -73,8 +74,7 @@ export function ipip(tuning: ReconcileTuning = {}): BackendFactory {
           attrs: baseLeaseAttrs(extIface, config, 'ipip'),
           hints,
           signal,
-          ...(hostNetworks ? { hostNetworks } : {}),
-          ...(undo ? { undo } : {}),
+          ...options,
         });
         const subnet = lease.subnet;
         if (!subnet) throw new ConfigError('E_BACKEND_CONFIG', 'the lease has no IPv4 subnet although ipip is IPv4 only', { hint: IPV4_ONLY_HINT });

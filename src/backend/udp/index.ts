@@ -50,7 +50,8 @@ export function udp(init: UdpInit = {}): BackendFactory {
       return parsed;
     },
     create: ({ subnets, kernel, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
+        const { undo } = options;
         const { config: cfg, warnings } = parseUdpConfig(config.backend.raw);
         checkUdpFamilies(config);
         for (const w of warnings) log.warn(`network config: ${w}`);
@@ -80,8 +81,7 @@ export function udp(init: UdpInit = {}): BackendFactory {
             attrs: baseLeaseAttrs(extIface, config, UDP_BACKEND_TYPE),
             hints,
             signal,
-            ...(hostNetworks ? { hostNetworks } : {}),
-            ...(undo ? { undo } : {}),
+            ...options,
           });
           const subnet = lease.subnet;
           if (!subnet) throw new LeaseError('E_LEASE_NO_SUBNET', 'the lease has no IPv4 subnet, which the udp backend needs');

@@ -37,7 +37,8 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
     type: 'vxlan',
     checkConfig: (config) => parseVxlanConfig(config.backend.raw),
     create: ({ subnets, kernel, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
+        const { undo } = options;
         const { config: cfg, warnings } = parseVxlanConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
         log.info(`VXLAN config: VNI=${cfg.vni} Port=${cfg.port} GBP=${cfg.gbp} Learning=${cfg.learning} DirectRouting=${cfg.directRouting}${cfg.mtu ? ` MTU=${cfg.mtu}` : ''}`);
@@ -71,8 +72,7 @@ export function vxlan(init: VxlanInit = {}): BackendFactory {
           },
           hints,
           signal,
-          ...(hostNetworks ? { hostNetworks } : {}),
-          ...(undo ? { undo } : {}),
+          ...options,
         });
 
         for (const vtep of vteps) {

@@ -48,7 +48,8 @@ export function wireguard(init: WireguardInit = {}): BackendFactory {
     type: 'wireguard',
     checkConfig: (config) => parseWireguardConfig(config.backend.raw),
     create: ({ subnets, kernel, extIface, log }) => ({
-      async registerNetwork(config, hints, signal, { hostNetworks, undo } = {}): Promise<Network> {
+      async registerNetwork(config, hints, signal, options = {}): Promise<Network> {
+        const { undo } = options;
         const { config: cfg, warnings } = parseWireguardConfig(config.backend.raw);
         for (const w of warnings) log.warn(`network config: ${w}`);
         const underlay = cfg.mtu ?? extIface.mtu;
@@ -78,8 +79,7 @@ export function wireguard(init: WireguardInit = {}): BackendFactory {
           },
           hints,
           signal,
-          ...(hostNetworks ? { hostNetworks } : {}),
-          ...(undo ? { undo } : {}),
+          ...options,
         });
 
         // The devices live until the daemon stops (wireguard-go is our child): their own signal.
