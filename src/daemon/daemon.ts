@@ -218,7 +218,8 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
       }
     } finally {
       health.ready = false;
-      health.reason = 'stopped';
+      // A failure's reason stays until the server closes: probes still answered meanwhile say why.
+      if (!health.reason.startsWith('flanneld failed: ')) health.reason = 'stopped';
       rejectReady(new Error('daemon stopped before it was ready'));
       await healthServer?.close();
       await deps.subnets.close().catch((err: unknown) => log.warn(`closing ${deps.subnets.name}: ${describeError(err)}`));

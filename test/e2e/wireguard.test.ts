@@ -177,7 +177,14 @@ describe('wireguard backend (userspace, wireguard-go) in a 3-node lab', { skip }
   it('a killed wireguard-go is restarted, said in the log, and the peers reach the node again', async () => {
     const n3 = node(3);
     const pids = sh('ip', ['netns', 'pids', n3.ns]).split('\n').filter(Boolean);
-    const go = pids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith('wireguard-go'));
+    const commandOf = (pid: string): string => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      } catch {
+        return ''; // exited since it was listed (a probe's curl, say)
+      }
+    };
+    const go = pids.find((p) => commandOf(p).endsWith('wireguard-go'));
     assert.ok(go, 'wireguard-go runs in node3');
     process.kill(Number(go), 'SIGKILL');
     await waitFor('the restart line', () => /wireguard-go for flannel-wg restarted \(pid \d+, restart 1\)/.test(log(n3)), 60_000);
