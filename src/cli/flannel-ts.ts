@@ -47,7 +47,7 @@ const configCheck: Command = {
 };
 
 const lab: Command = {
-  usage: 'lab [--name NAME] <up|check|status|exec|down> [options]',
+  usage: 'lab [--name NAME] <up|check|status|exec|doctor|break|heal|down> [options]',
   summary: 'a flannel cluster in network namespaces on this machine (lab --help for the options)',
   async run(args) {
     try {
@@ -60,7 +60,16 @@ const lab: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { 'config check': configCheck, lab };
+const doctor: Command = {
+  usage: 'doctor [--json] [--connectivity] [--list] [flanneld flags...]',
+  summary: "check this node's flannel setup (read-only): flanneld, subnet.env, datastore, kernel, firewall, CNI (doctor --help)",
+  async run(args) {
+    const { runDoctor } = await import('../doctor/doctor-command.ts');
+    return await runDoctor(args, { out: (text) => process.stdout.write(text), err: (line) => console.error(line) });
+  },
+};
+
+const COMMANDS: Record<string, Command> = { 'config check': configCheck, lab, doctor };
 
 function help(): string {
   const rows = Object.values(COMMANDS).map((c) => `  flannel-ts ${c.usage}\n      ${c.summary}`);
