@@ -64,6 +64,20 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /** How to start one of our programs in a child process, from source (tsx) or from dist. */
+/** Waits until `pid` no longer exists; false when it still does after `timeoutMs`. */
+export async function processExited(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 export function programArgv(name: 'flanneld' | 'flannel-ts'): string[] {
   return RUNNING_FROM_SOURCE ? [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli', `${name}.ts`)] : [process.execPath, join(ROOT, 'dist/cli', `${name}.js`)];
 }
@@ -201,16 +215,7 @@ export class Cluster {
     const pid = this.flanneldPid(node);
     if (pid === undefined) return;
     process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    process.kill(pid, 'SIGKILL');
+    if (!(await processExited(pid, timeoutMs))) process.kill(pid, 'SIGKILL');
   }
 
   logTail(node: LabNode, lines = 20): string {

@@ -43,6 +43,8 @@ describe('lab hints', () => {
       `${CLI} lab exec node1-pod1 -- ping -c 3 10.244.16.2`,
       `${CLI} lab exec node1 -- conntrack -L`,
       `${CLI} lab exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
+      `${CLI} lab doctor`,
+      `${CLI} lab break --list`,
       `${CLI} lab check`,
       `${CLI} lab status`,
       `${CLI} lab down`,
@@ -62,6 +64,8 @@ describe('lab hints', () => {
         `${CLI} lab --name rel exec node1-pod1 -- ping -c 3 10.244.16.2`,
         `${CLI} lab --name rel exec node1 -- conntrack -L`,
         `${CLI} lab --name rel exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
+        `${CLI} lab --name rel doctor`,
+        `${CLI} lab --name rel break --list`,
         `${CLI} lab --name rel check`,
         `${CLI} lab --name rel status`,
         `${CLI} lab --name rel down`,
@@ -84,7 +88,7 @@ describe('lab hints', () => {
     const lone = labHints({ cli: CLI, name: 'rel', stateDir: '/run/flannel-ts/lab/rel' }, { ...base, nodes: NODES.slice(0, 1), pods: [] });
     assert.deepEqual(
       lone.map((h) => h.command.replace(`${CLI} lab --name rel `, '')),
-      ['exec node1 -- ip route', 'exec node1 -- iptables -t nat -S FLANNEL-POSTRTG', 'exec node1 -- iptables -S FLANNEL-FWD', 'exec node1 -- cat /run/flannel/subnet.env', 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets', 'check', 'status', 'down'],
+      ['exec node1 -- ip route', 'exec node1 -- iptables -t nat -S FLANNEL-POSTRTG', 'exec node1 -- iptables -S FLANNEL-FWD', 'exec node1 -- cat /run/flannel/subnet.env', 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets', 'doctor', 'break --list', 'check', 'status', 'down'],
     );
     assert.equal(lone[0]?.comment, "node1's own routes (no other node)");
   });

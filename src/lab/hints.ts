@@ -112,6 +112,8 @@ export function labHints(a: LabAddress, f: HintFacts): Hint[] {
   const keys = ['get', '--prefix', '--keys-only', `${f.etcdPrefix}/subnets`];
   if (f.externalEtcd.length === 0) hints.push({ command: exec('etcd', ['etcdctl', ...keys]), comment: "the nodes' leases in etcd" });
   else if (first) hints.push({ command: exec(first.name, ['etcdctl', `--endpoints=${f.externalEtcd.join(',')}`, ...keys]), comment: "the nodes' leases in etcd" });
+  hints.push({ command: `${lab} doctor`, comment: "flannel-ts doctor on every node, one report (exit 1 if a check fails)" });
+  hints.push({ command: `${lab} break --list`, comment: 'faults to inject with lab break and find with lab doctor' });
   hints.push({ command: `${lab} check`, comment: 'probe every pod pair again (exit 1 if one fails)' });
   hints.push({ command: `${lab} status`, comment: "nodes, pods, the last matrix, each node's routes and rules" });
   hints.push({ command: `${lab} down`, comment: 'remove every namespace, process and file of this lab' });

@@ -28,15 +28,15 @@ describe('lab command line', () => {
     for (const args of [['--help'], ['help'], ['--name', 'rel', '--help'], ['up', '--help'], ['--name', 'rel', 'exec', '-h']]) {
       const r = run(args);
       assert.equal(await r.result, 0, args.join(' '));
-      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|down> \[options\]/);
+      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|doctor\|break\|heal\|down> \[options\]/);
       assert.match(r.lines.join('\n'), /--replace {12}if a lab of this name is up, remove it first and build this one/);
     }
     assert.equal(await run([]).result, 2);
   });
 
   it('names what is wrong with the command line', async () => {
-    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec or down)');
-    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec or down');
+    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec, doctor, break, heal, down)');
+    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec, doctor, break, heal, down');
     assert.equal(await usage(['--name']), '--name needs a value');
     assert.equal(await usage(['--nodes', '2', 'up']), '--nodes before the subcommand: only --name and --state-dir go there; put it after the subcommand (e.g. "lab up --nodes")');
     assert.equal(await usage(['down', '--nodes', '3']), '"lab down" has no option --nodes (its options: --name, --state-dir)');
@@ -52,6 +52,22 @@ describe('lab command line', () => {
     assert.equal(await usage(['up', '--etcd-endpoints', '192.168.50.5']), '--etcd-endpoints: "192.168.50.5" is not an etcd URL such as http://192.168.50.2:2379');
     assert.equal(await usage(['exec', 'node1']), 'lab exec needs "--" before the command: lab exec <node|pod|etcd|switch> -- <command...>');
     assert.equal(await usage(['exec', 'node1', '--']), 'lab exec: no command after "--" (e.g. lab exec node1 -- ip route)');
+    assert.equal(await usage(['break']), 'lab break needs a fault: udp-blocked, ip-forward-off, forward-drop, peer-route-missing, flanneld-stopped, mtu-cni0, cni0-stale-address, cni-plugin-missing, stray-conflist, network-overlap ("lab break --list" explains each)');
+    assert.equal(await usage(['break', 'udp-blockd', 'node2']), 'no fault "udp-blockd" (faults: udp-blocked, ip-forward-off, forward-drop, peer-route-missing, flanneld-stopped, mtu-cni0, cni0-stale-address, cni-plugin-missing, stray-conflist, network-overlap; "lab break --list" explains each)');
+    assert.equal(await usage(['break', '--list', 'udp-blocked']), 'lab break --list takes no fault or node');
+    assert.equal(await usage(['break', 'udp-blocked', 'node1', 'node2']), 'lab break takes a fault and one node, not udp-blocked node1 node2');
+    assert.equal(await usage(['heal', 'a', 'b', 'c']), 'lab heal takes at most a fault and a node, not a b c');
+    assert.equal(await usage(['doctor', 'node1', 'node2']), 'lab doctor takes at most one node, not 2 (node1 node2)');
+    assert.equal(await usage(['doctor', '--verbose']), '"lab doctor" has no option --verbose (its options: --name, --state-dir, --json, --connectivity)');
+  });
+
+  it('lab break --list explains every fault in one line with its seed and the checks that find it, without root or a lab', async () => {
+    const r = run(['break', '--list']);
+    assert.equal(await r.result, 0);
+    const text = r.lines.join('\n');
+    assert.match(text, /^Faults "lab break <fault> \[node\]" injects/);
+    assert.match(text, /\n {2}udp-blocked {9}an INPUT rule drops the backend's UDP port .*\n {22}\(from seed 000 §6, seed 001 §2; doctor fails: firewall\.input-port\)/);
+    assert.match(text, /\n {2}network-overlap {5}.*\n {22}\(from seed 000 §1 and §6; doctor fails: config\.network-overlap\)$/);
   });
 
   it('spells out every option of a lab as lab up flags', () => {

@@ -1,7 +1,8 @@
 /**
  * @module lab/lab-command
- * `flannel-ts lab up|check|status|exec|down`: a flannel cluster in network namespaces on this
- * machine, with pods created through the real CNI plugin, and a pod-to-pod connectivity matrix.
+ * `flannel-ts lab up|check|status|exec|doctor|break|heal|down`: a flannel cluster in network
+ * namespaces on this machine, with pods created through the real CNI plugin, a pod-to-pod
+ * connectivity matrix, doctor on every node, and faults to inject and heal for practice.
  * --name and --state-dir go before or after the subcommand; every command the lab prints for
  * its user is one that runs as printed (see hints.ts).
  */
@@ -15,7 +16,9 @@ import { Cidr } from '../ip/index.ts';
 import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
 import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
 import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, defaultStateDir, labHints, labInvocation, renderHints, shellWord, type LabAddress } from './hints.ts';
-import { addLabPod, deleteLabPod, loadPods, prepareCniPath, savePods, type LabPod } from './lab-pods.ts';
+import { addLabPod, deleteLabPod, loadPods, prepareCniPath, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
+import { FAULTS, breakFault, faultById, healFaults, injectedOn, renderFaultList } from './faults.ts';
+import { failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
 import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
 
 const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
@@ -39,10 +42,11 @@ const GLOBAL = {
 } as const;
 
 export function labHelp(cli: string = cliCommand()): string {
-  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|down> [options]
+  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|doctor|break|heal|down> [options]
 
   lab up      build a cluster in network namespaces, print its nodes, pods and pod-to-pod
-              connectivity matrix, and commands to try on it (exit 1 if a pod pair fails)
+              connectivity matrix, doctor's summary of every node, and commands to try on it
+              (exit 1 if a pod pair fails)
       --nodes N            nodes, 1-20 (default 3)      --pods N          pods per node, 0-20 (default 2)
       --backend TYPE       ${LAB_BACKENDS.map((b) => b.type).join(' | ')} (default vxlan)
       --direct-routing     vxlan DirectRouting          --nftables        nftables instead of iptables
@@ -55,9 +59,19 @@ export function labHelp(cli: string = cliCommand()): string {
               when what is there did not finish building, it refuses (exit 1), says what runs and
               how to replace it (lab down first, or --replace).
   lab check   probe the pod-to-pod matrix again (exit 1 if any pair fails)
-  lab status  nodes, pods, the last matrix, and each node's routes, VXLAN FDB/neighbours and rules
+  lab status  nodes, pods, the last matrix, the faults injected, and each node's routes, VXLAN
+              FDB/neighbours and rules
   lab exec <node|pod|etcd|switch> -- <command...>
               run a command in that namespace (node1, node1-pod1, ...); exits with its exit code
+  lab doctor [node] [--json] [--connectivity]
+              flannel-ts doctor on every node (or one), as its operator runs it there: one report
+              with a NODE column (--json: every result names its node); exit 1 if a check fails
+  lab break <fault> [node]
+              inject a fault on a node (default node1) to practise finding it with doctor
+  lab break --list
+              the faults, each in one line, with the seed it comes from and the checks that find it
+  lab heal [fault] [node]
+              put back what lab break changed: that fault, or every fault injected (on that node)
   lab down    remove every namespace, process and file of the lab (also after a crash)
 
   --name NAME      which lab (default "${DEFAULT_LAB_NAME}"); its namespaces are NAME-sw, NAME-cp, NAME-nN, NAME-nN-pK
@@ -310,7 +324,9 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
           progress: (m) => io.progress(`[lab]   ${m}`),
         }),
     );
-    const cniPath = await step(io, 'preparing the CNI plugins', 'run bash scripts/setup.sh: it builds the plugin and installs containernetworking-plugins', () => prepareCniPath(t.stateDir));
+    await step(io, "preparing each node's CNI conf and bin dirs (its /run/cni/net.d and /run/cni/bin)", 'run bash scripts/setup.sh: it builds the plugin and installs containernetworking-plugins', () => {
+      for (const node of cluster.nodes) prepareNodeCni(node);
+    });
     const pods: LabPod[] = [];
     for (const node of cluster.nodes) {
       for (let k = 1; k <= options.pods; k++) {
@@ -318,7 +334,7 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
           io,
           `creating pod ${node.name}-pod${k} through the CNI plugin (flannel → bridge + host-local, portmap)`,
           `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})${keepOnFailure ? '' : '; --keep-on-failure keeps them'}`,
-          () => addLabPod(cluster, node, k, cniPath),
+          () => addLabPod(cluster, node, k),
         );
         pods.push(pod);
         savePods(t.stateDir, pods);
@@ -327,7 +343,8 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
     writeRecord(t.stateDir, { options, complete: true });
     const cells = await step(io, `probing ${pods.length * (pods.length - 1)} pod pairs over ICMP and TCP`, 'a probe process could not run', () => probeMatrix(pods));
     writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-    return report(t, cluster, pods, cells, io);
+    io.progress(`[lab] running doctor on ${n} node${n === 1 ? '' : 's'}`);
+    return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
   } catch (err) {
     cleanup();
     throw err;
@@ -339,13 +356,26 @@ async function reprobe(t: Target, io: LabIO): Promise<number> {
   const { cluster, pods } = loadLab(t, 'up');
   const cells = probeMatrix(pods);
   writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-  return report(t, cluster, pods, cells, io);
+  return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
 }
 
-/** The lab, its matrix and the commands to try; exit 1 if a pair fails. */
-function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[], io: LabIO): number {
+/** Doctor's summary line over every node, for under the matrix; what went wrong when it could not run. */
+async function doctorLine(t: Target, cluster: Cluster): Promise<string> {
+  const lab = labInvocation(t);
+  try {
+    const r = await runLabDoctor(cluster, cluster.nodes);
+    const failed = failures(r);
+    return `${summaryLine(r.summary)}${failed.length ? ` (${failed.join(', ')}; details: "${lab} doctor")` : ''}`;
+  } catch (err) {
+    return `doctor: could not run (${describeError(err).split('\n')[0]})`;
+  }
+}
+
+/** The lab, its matrix, doctor's summary and the commands to try; exit 1 if a pair fails. */
+function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[], doctor: string, io: LabIO): number {
   const lab = labInvocation(t);
   io.out(describeLab(cluster, pods, cells));
+  io.out(doctor);
   const stopped = stoppedNodes(cluster);
   if (stopped) io.out(`\n${stopped}`);
   io.out('\nTry:');
@@ -455,6 +485,8 @@ export async function labStatus(args: string[], io: LabIO): Promise<number> {
   io.out(`(matrix from ${last.at}; "${labInvocation(t)} check" probes again)`);
   const stopped = stoppedNodes(cluster);
   if (stopped) io.out(stopped);
+  const faults = injectedFaults(cluster);
+  if (faults) io.out(`${faults}; "${labInvocation(t)} heal" heals them`);
   const nc = cluster.spec.netconf as { EnableNFTables?: boolean; Backend?: { Type?: string } };
   const backend = labBackend(nc.Backend?.Type ?? 'vxlan');
   for (const node of cluster.nodes) {
@@ -505,6 +537,96 @@ export async function labExec(args: string[], _io: LabIO): Promise<number> {
   return r.status ?? 1;
 }
 
+/** "faults injected by lab break: node2: udp-blocked, ...", or '' when none. */
+function injectedFaults(cluster: Cluster): string {
+  const per = cluster.nodes.flatMap((n) => {
+    const faults = injectedOn(n).map((i) => i.fault);
+    return faults.length ? [`${n.name}: ${faults.join(', ')}`] : [];
+  });
+  return per.length ? `faults injected by lab break: ${per.join('; ')}` : '';
+}
+
+const DOCTOR_OPTIONS = { ...GLOBAL, json: { type: 'boolean' }, connectivity: { type: 'boolean' } } as const;
+
+export async function labDoctorCommand(args: string[], io: LabIO): Promise<number> {
+  const { values, positionals } = parsing('doctor', Object.keys(DOCTOR_OPTIONS), () => parseArgs({ args, options: DOCTOR_OPTIONS, allowPositionals: true, tokens: true }));
+  const t = targetOf(values);
+  if (positionals.length > 1) usageError(`lab doctor takes at most one node, not ${positionals.length} (${positionals.join(' ')})`);
+  needRoot();
+  const { cluster } = loadLab(t, 'doctor');
+  const nodes = positionals[0] === undefined ? cluster.nodes : [nodeOf(t, cluster, positionals[0])];
+  const r = await runLabDoctor(cluster, nodes, { connectivity: values.connectivity === true });
+  if (values.json) {
+    io.out(JSON.stringify(r, null, 2));
+  } else {
+    io.out(renderLabDoctor(r));
+    const lab = labInvocation(t);
+    if (r.summary.fail + r.summary.warn > 0) io.out(`run a fix on its node with "${lab} exec <node> -- <command>"${injectedFaults(cluster) ? `; "${lab} heal" heals what lab break injected` : ''}`);
+  }
+  return r.summary.fail > 0 ? 1 : 0;
+}
+
+function nodeOf(t: Target, cluster: Cluster, name: string): LabNode {
+  const node = cluster.nodes.find((n) => n.name === name);
+  if (!node) usageError(`no node "${name}" in lab "${t.name}" (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+  return node;
+}
+
+const BREAK_OPTIONS = { ...GLOBAL, list: { type: 'boolean' } } as const;
+const faultIds = (): string => FAULTS.map((f) => f.id).join(', ');
+
+export async function labBreak(args: string[], io: LabIO): Promise<number> {
+  const { values, positionals } = parsing('break', Object.keys(BREAK_OPTIONS), () => parseArgs({ args, options: BREAK_OPTIONS, allowPositionals: true, tokens: true }));
+  const t = targetOf(values);
+  if (values.list) {
+    if (positionals.length) usageError('lab break --list takes no fault or node');
+    io.out(`Faults "lab break <fault> [node]" injects (inside the lab only; "lab heal" removes them):
+${renderFaultList()}`);
+    return 0;
+  }
+  const [id, nodeName, ...more] = positionals;
+  if (id === undefined) usageError(`lab break needs a fault: ${faultIds()} ("lab break --list" explains each)`);
+  if (more.length) usageError(`lab break takes a fault and one node, not ${positionals.join(' ')}`);
+  const fault = faultById(id);
+  if (!fault) usageError(`no fault "${id}" (faults: ${faultIds()}; "lab break --list" explains each)`);
+  needRoot();
+  const { cluster } = loadLab(t, 'break');
+  const node = nodeOf(t, cluster, nodeName ?? cluster.nodes[0]?.name ?? 'node1');
+  const lab = labInvocation(t);
+  const done = await breakFault(cluster, node, fault, (m) => io.progress(`[lab] ${m}`));
+  io.out(
+    done === 'already'
+      ? `${fault.id} is already injected on ${node.name}: nothing changed`
+      : `injected ${fault.id} on ${node.name}: ${fault.explanation}
+find it with "${lab} doctor ${node.name}"; undo it with "${lab} heal ${fault.id} ${node.name}"`,
+  );
+  return 0;
+}
+
+export async function labHeal(args: string[], io: LabIO): Promise<number> {
+  const { values, positionals } = parsing('heal', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, allowPositionals: true, tokens: true }));
+  const t = targetOf(values);
+  if (positionals.length > 2) usageError(`lab heal takes at most a fault and a node, not ${positionals.join(' ')}`);
+  needRoot();
+  const { cluster } = loadLab(t, 'heal');
+  let faultId: string | undefined;
+  let nodeName: string | undefined;
+  for (const p of positionals) {
+    if (faultById(p) && faultId === undefined) faultId = p;
+    else if (cluster.nodes.some((n) => n.name === p) && nodeName === undefined) nodeName = p;
+    else usageError(`"${p}" is neither a fault (${faultIds()}) nor a node of lab "${t.name}" (${cluster.nodes.map((n) => n.name).join(', ')})`);
+  }
+  const fault = faultId === undefined ? undefined : faultById(faultId);
+  const nodes = nodeName === undefined ? cluster.nodes : [nodeOf(t, cluster, nodeName)];
+  const healed: string[] = [];
+  for (const node of nodes) {
+    for (const f of await healFaults(cluster, node, fault, (m) => io.progress(`[lab] ${m}`))) healed.push(`${f} on ${node.name}`);
+  }
+  const where = nodeName ?? 'any node';
+  io.out(healed.length ? `healed ${healed.join(', ')}` : `nothing to heal: lab break injected ${fault ? fault.id : 'no fault'} on ${where}`);
+  return 0;
+}
+
 export async function labDown(args: string[], io: LabIO): Promise<number> {
   const { values } = parsing('down', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
   const t = targetOf(values);
@@ -548,6 +670,9 @@ export const LAB_COMMANDS: Record<string, (args: string[], io: LabIO) => Promise
   check: labCheck,
   status: labStatus,
   exec: labExec,
+  doctor: labDoctorCommand,
+  break: labBreak,
+  heal: labHeal,
   down: labDown,
 };
 
@@ -578,7 +703,7 @@ export async function runLab(args: string[], io: LabIO): Promise<number> {
   const sub = args[i];
   const rest = args.slice(i + 1);
   if (sub === undefined) {
-    if (lead.length) usageError('name a subcommand after the options: up, check, status, exec or down');
+    if (lead.length) usageError(`name a subcommand after the options: ${Object.keys(LAB_COMMANDS).join(', ')}`);
     io.progress(labHelp().trimEnd());
     return 2;
   }
@@ -587,7 +712,7 @@ export async function runLab(args: string[], io: LabIO): Promise<number> {
     return 0;
   }
   const fn = LAB_COMMANDS[sub];
-  if (!fn) usageError(`unknown subcommand "${sub}" (choose up, check, status, exec or down)`);
+  if (!fn) usageError(`unknown subcommand "${sub}" (choose ${Object.keys(LAB_COMMANDS).join(', ')})`);
   const dd = rest.indexOf('--');
   const own = dd < 0 ? rest : rest.slice(0, dd);
   if (own.includes('--help') || own.includes('-h')) {

@@ -122,6 +122,12 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       assert.ok(r.stdout.includes(`dst=${p2.ip}`), what);
     } else if (sub === 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets') {
       for (const n of lab.nodes) assert.ok(r.stdout.includes(`/coreos.com/network/subnets/${n.subnet.replace('/', '-')}`), what);
+    } else if (sub === 'doctor') {
+      assert.match(r.stdout, /\ndoctor: \d+ ok, \d+ warn, 0 fail, \d+ skipped\n$/, what);
+      for (const n of lab.nodes) assert.match(r.stdout, new RegExp(`^${n.name} +ok +flanneld\\.process `, 'm'), what);
+    } else if (sub === 'break --list') {
+      assert.match(r.stdout, /^ {2}udp-blocked /m, what);
+      assert.match(r.stdout, /doctor fails: sysctl\.ip-forward\)/, what);
     } else if (sub === 'check') {
       assert.match(r.stdout, /2\/2 pod pairs reachable over ICMP and TCP/, what);
     } else if (sub === 'status') {
@@ -167,6 +173,8 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',
+      'doctor',
+      'break --list',
       'check',
       'status',
       'down',
@@ -186,6 +194,8 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',
+      'doctor',
+      'break --list',
       'check',
       'status',
     ]);
