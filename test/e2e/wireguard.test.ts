@@ -157,6 +157,45 @@ describe('wireguard backend (userspace, wireguard-go) in a 3-node lab', { skip }
     }
   });
 
+  it('lab doctor --connectivity: every WireGuard peer checked and reached; UDP 51820 blocked on node2 is named on node2 and by every peer probing it, then healed', () => {
+    type Result = { node: string; id: string; status: string; saw: string; fix?: string };
+    const doctor = (): { status: number | null; results: Result[] } => {
+      const r = lab(['--name', name, '--state-dir', stateDir, 'doctor', '--connectivity', '--json']);
+      assert.ok(r.status === 0 || r.status === 1, `${r.stdout}\n${r.stderr}`);
+      return { status: r.status, results: (JSON.parse(r.stdout) as { nodes: Array<{ results: Result[] }> }).nodes.flatMap((n) => n.results) };
+    };
+    const healthy = doctor();
+    assert.equal(healthy.status, 0, JSON.stringify(healthy.results.filter((r) => r.status === 'fail')));
+    for (const n of cluster.nodes) {
+      const peers = healthy.results.find((r) => r.node === n.name && r.id === 'dataplane.peers');
+      assert.equal(peers?.status, 'ok', JSON.stringify(peers));
+      const probes = healthy.results.filter((r) => r.node === n.name && r.id === 'connectivity.peers');
+      assert.equal(probes.length, 2, JSON.stringify(probes));
+      for (const p of probes) assert.match(p.saw, /overlay 10\.244\.\d+\.0 \(flannel-wg\) ok [\d.]+ ms, underlay 192\.168\.50\.1\d \(eth0\) ok/);
+    }
+
+    const broken = lab(['--name', name, '--state-dir', stateDir, 'break', 'udp-blocked', 'node2']);
+    assert.equal(broken.status, 0, broken.stderr);
+    try {
+      const sick = doctor();
+      assert.equal(sick.status, 1);
+      const fails = sick.results.filter((r) => r.status === 'fail');
+      const input = fails.find((r) => r.node === 'node2' && r.id === 'firewall.input-port');
+      assert.match(input?.saw ?? '', /^wireguard flannel-wg \(UDP 51820\): iptables-nft filter INPUT: -A INPUT -p udp -m udp --dport 51820 -j DROP/, JSON.stringify(fails));
+      assert.match(input?.fix ?? '', /^iptables -D INPUT .*--dport 51820 -j DROP/, JSON.stringify(input));
+      const n2 = node(2).underlayIP.replaceAll('.', '\\.');
+      for (const i of [1, 3]) {
+        const probe = fails.find((r) => r.node === `node${i}` && r.id === 'connectivity.peers');
+        assert.match(probe?.saw ?? '', new RegExp(`via ${n2}: overlay .* no answer, underlay ${n2} \\(eth0\\) ok .*: UDP 51820 blocked on the path`), JSON.stringify(fails));
+      }
+      assert.deepEqual([...new Set(fails.map((r) => `${r.node} ${r.id}`))].sort(), ['node1 connectivity.peers', 'node2 connectivity.peers', 'node2 firewall.input-port', 'node3 connectivity.peers']);
+    } finally {
+      const healed = lab(['--name', name, '--state-dir', stateDir, 'heal']);
+      assert.equal(healed.status, 0, healed.stderr);
+    }
+    assert.equal(doctor().status, 0);
+  });
+
   it('a flanneld restart keeps the public key and the lease, and the peers need no change', async () => {
     const [n1, n2] = [node(1), node(2)];
     const key = wgDump(n2).publicKey;
