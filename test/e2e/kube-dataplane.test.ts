@@ -6,8 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Netns } from '../../src/lab/netns.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { programArgv } from '../../src/lab/cluster.ts';
+import { Machine, Netns } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
 import { addPod, ping, startEchoServer, tcpExchange, type TestPod } from '../harness/pods.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -15,6 +19,7 @@ import { KubeLab, type KubeLabNode } from '../harness/kube-lab.ts';
 
 const skip = skipUnlessPrivileged(['iptables', 'ping', 'bridge']);
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const P = 'flannel.alpha.coreos.com';
 const NETWORK = '10.244.0.0/16';
 const UPSTREAM = { name: 'upstream-node', podCIDR: '10.244.9.0/24', publicIP: '192.168.60.99', mac: 'e6:7c:02:8e:e8:7e' };
@@ -105,6 +110,26 @@ describe('kube subnet manager: vxlan data plane', { skip }, () => {
         assert.equal(tcpExchange(from, to.ip, `${a.name}-to-${b.name}`), `echo:${a.name}-to-${b.name}`);
       }
     }
+  });
+
+  it('flannel-ts doctor on a node reads kube mode from the running flanneld: the API, the node\'s podCIDR, its lease and every peer', () => {
+    const n = lab.nodes[0] as KubeLabNode;
+    const [cmd = process.execPath, ...args] = programArgv('flannel-ts');
+    const confDir = join(lab.dir, 'cni-net.d'); // empty: these nodes have no CNI installed (their pods are made by hand)
+    mkdirSync(confDir, { recursive: true });
+    const [ip = 'ip', ...rest] = new Machine(n.ns, n.runDir).argv(cmd, [...args, 'doctor', '--json', '--cni-conf-dir', confDir]);
+    const r = spawnSync(ip, rest, { encoding: 'utf8', timeout: 120_000, cwd: ROOT });
+    const report = JSON.parse(r.stdout) as { results: Array<{ id: string; status: string; saw: string }> };
+    const result = (id: string): { status: string; saw: string } | undefined => report.results.find((x) => x.id === id);
+    assert.equal(result('datastore.reachable')?.status, 'ok', r.stdout);
+    assert.match(result('datastore.reachable')?.saw ?? '', new RegExp(`^the Kubernetes API ${lab.apiUrl.replaceAll('.', '\\.')}`));
+    assert.equal(result('config.pod-cidr')?.status, 'ok', r.stdout);
+    assert.match(result('config.pod-cidr')?.saw ?? '', new RegExp(podCidr(n).replaceAll('.', '\\.')));
+    for (const id of ['flanneld.process', 'subnetenv.file', 'lease.own', 'leases.backend-type', 'leases.duplicates', 'dataplane.device', 'dataplane.peers', 'dataplane.stale', 'mtu.device']) {
+      assert.equal(result(id)?.status, 'ok', `${id}: ${JSON.stringify(result(id))}`);
+    }
+    // Only the missing CNI configuration fails, as it should on a node without one.
+    assert.deepEqual(report.results.filter((x) => x.status === 'fail').map((x) => x.id), ['cni.conflist'], r.stdout);
   });
 
   it('programs a node annotated by upstream flanneld as a peer', async () => {

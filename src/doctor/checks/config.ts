@@ -24,6 +24,11 @@ function overlap(f: NodeFacts): CheckResult {
     return n === undefined || n === 'lo' || isPodDevice(n) ? undefined : n;
   };
   const ifaceIndex = valueOf(f.iface)?.index;
+  // A bridge holding this node's own pod subnet is the pod bridge by another name (as flanneld
+  // itself treats it when it keeps its subnet): not a host network.
+  const env = subnetEnvOf(f);
+  const own = [env?.subnet, env?.ipv6Subnet].filter((c): c is Cidr => c !== undefined);
+  const podBridge = (net: Cidr, linkIndex: number | undefined): boolean => linkIndex !== ifaceIndex && own.some((o) => o.containsCidr(net));
   const leaseSubnets = (valueOf(f.datastore.leases) ?? []).flatMap((l) => [l.subnet, l.ipv6Subnet]).filter((c): c is Cidr => c !== undefined);
   const hard = new Map<string, string>();
   const soft: string[] = [];
@@ -35,12 +40,14 @@ function overlap(f: NodeFacts): CheckResult {
       const dev = host(a.linkIndex);
       if (!dev || a.ip.family !== family || a.scope === RT_SCOPE_HOST || (family === 6 && a.scope === RT_SCOPE_LINK)) continue;
       const net = cidrOf(a.ip, a.prefix);
+      if (podBridge(net, a.linkIndex)) continue;
       if (net.overlaps(network)) hard.set(`${net.toString()} ${dev}`, `${key} ${network.toString()} overlaps ${a.ip.toString()}/${a.prefix} on ${dev}`);
     }
     for (const r of mainRoutes(kernel, family)) {
       const dev = host(r.linkIndex);
       if (!dev || r.type !== 'unicast' || r.dst.prefix === 0 || !r.dst.overlaps(network)) continue;
       if (!r.gateway && r.scope === RT_SCOPE_LINK) {
+        if (podBridge(r.dst, r.linkIndex)) continue;
         const k = `${r.dst.toString()} ${dev}`;
         if (!hard.has(k)) hard.set(k, `${key} ${network.toString()} overlaps the route ${r.dst.toString()} dev ${dev}`);
       } else if (r.gateway && !leaseSubnets.some((s) => s.equals(r.dst)) && !(network.containsCidr(r.dst) && r.linkIndex === ifaceIndex)) {
@@ -91,6 +98,6 @@ function podCidr(f: NodeFacts): CheckResult {
 }
 
 export const configChecks: CheckSpec[] = [
-  { id: 'config.network-overlap', summary: "the Network does not overlap the host's own networks or routes (flannel devices and cni0 aside)", run: overlap },
+  { id: 'config.network-overlap', summary: "the Network does not overlap the host's own networks or routes (flannel devices, cni0 and bridges holding this node's own subnet aside)", run: overlap },
   { id: 'config.pod-cidr', summary: 'kube mode: the node has spec.podCIDR, inside the Network (skipped in etcd mode)', run: podCidr },
 ];

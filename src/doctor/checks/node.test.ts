@@ -15,6 +15,20 @@ describe('config.network-overlap', () => {
     assert.match(r.saw, /^Network 192\.168\.0\.0\/16 overlaps 192\.168\.50\.11\/24 on eth0/);
   });
 
+  it("a bridge holding this node's own subnet is its pod bridge by another name; one holding another subnet of the Network fails", () => {
+    const bridge = (address: string): NodeFacts =>
+      withKernel(healthyFacts(), (k) => ({
+        ...k,
+        links: [...k.links, { index: 9, name: 'podbr0', kind: 'bridge', mtu: 1450, mac: '02:00:00:00:00:09', up: true }],
+        addrs: [...k.addrs, { linkIndex: 9, ip: ip(address.split('/')[0] ?? ''), prefix: Number(address.split('/')[1]), scope: 0 }],
+        routes: [...k.routes, { dst: cidr(address.replace(/\.\d+\//, '.0/')), linkIndex: 9, onlink: false, table: 254, type: 'unicast', protocol: 2, scope: 253 }],
+      }));
+    assert.deepEqual(summarize(problems(bridge('10.244.1.129/25'))), []);
+    const other = resultOf('config.network-overlap', bridge('10.244.77.1/24'));
+    assert.equal(other.status, 'fail');
+    assert.match(other.saw, /^Network 10\.244\.0\.0\/16 overlaps 10\.244\.77\.1\/24 on podbr0/);
+  });
+
   it('a VPN route covering the Network: warn', () => {
     const f = withKernel(healthyFacts(), (k) => ({
       ...k,
