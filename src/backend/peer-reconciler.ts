@@ -26,7 +26,7 @@ import { WorkExecutor, tally } from './reconcile/execute.ts';
 import { OwnershipIndex, sameObjects, type PeerState } from './reconcile/ownership.ts';
 import { Sample, peerFields, peerName } from './reconcile/sample.ts';
 import { PassSchedule } from './reconcile/schedule.ts';
-import { DEFAULT_RECONCILE_INTERVAL_MS, type DataPlane, type PassResult, type ReconcilerOptions, type Work } from './reconcile/types.ts';
+import { DEFAULT_RECONCILE_INTERVAL_MS, type DataPlane, type ObjectCounts, type PassResult, type PassSummary, type ReconcilerOptions, type Work } from './reconcile/types.ts';
 
 export { DEFAULT_RECONCILE_INTERVAL_MS, type DataPlane, type PassSummary, type PeerPlan, type ReconcileTuning, type ReconcilerOptions } from './reconcile/types.ts';
 
@@ -99,11 +99,29 @@ export class PeerReconciler {
       else schedule.resetRetry();
       try {
         if (full && !this.#subscribed && !signal.aborted) this.#subscribe(signal);
-        this.#o.onPass?.({ kind: full ? 'full' : 'incremental', peers: this.#index.peerCount, ...result, ms: performance.now() - started });
+        if (this.#o.onPass) this.#o.onPass({ kind: full ? 'full' : 'incremental', peers: this.#index.peerCount, ...result, ms: performance.now() - started, families: this.#familyCounts() });
       } catch (err) {
         this.#log.error(`watching kernel notifications failed: ${describeError(err)}`);
       }
     }
+  }
+
+  /** Peers by address family; programmed: every object in place and no problem (a peer with nothing to program is not). */
+  #familyCounts(): NonNullable<PassSummary['families']> {
+    const v4 = { known: 0, programmed: 0 };
+    const v6 = { known: 0, programmed: 0 };
+    for (const s of this.#index.peerStates()) {
+      const programmed = s.programmed && s.objects.length > 0 && !s.problems ? 1 : 0;
+      if (s.lease.subnet) {
+        v4.known++;
+        v4.programmed += programmed;
+      }
+      if (s.lease.ipv6Subnet) {
+        v6.known++;
+        v6.programmed += programmed;
+      }
+    }
+    return { ipv4: v4, ipv6: v6 };
   }
 
   #subscribe(signal: AbortSignal): void {
@@ -242,15 +260,17 @@ export class PeerReconciler {
     }
 
     const failures = await this.#executor.execute(work);
-    this.#logFullPass(work, failures, removedPeers);
+    const repairs = this.#logFullPass(work, failures, removedPeers);
     this.#planInputs = inputs;
-    return tally(work, failures);
+    return { ...tally(work, failures), repairs };
   }
 
-  #logFullPass(work: readonly Work[], failures: ReadonlyMap<string, unknown>, removedPeers: readonly PeerState[]): void {
+  /** Logs what the pass changed; returns the repairs by kind. */
+  #logFullPass(work: readonly Work[], failures: ReadonlyMap<string, unknown>, removedPeers: readonly PeerState[]): ObjectCounts {
     const name = (i: number): string => this.#plane.linkName(i);
     for (const old of removedPeers) this.#log.info(`peer removed: ${describeLease(old.lease)}`, peerFields(old.lease));
     const repaired = new Sample();
+    const repairs = { route: 0, neigh: 0, fdb: 0 };
     const stale = new Sample();
     for (const w of work) {
       if (failures.has(w.key)) continue;
@@ -259,7 +279,10 @@ export class PeerReconciler {
         continue;
       }
       // Objects of peers that were already in place count as repairs; the rest is first programming.
-      if (this.#index.ownersOf(w.key).every((id) => this.#index.peer(id)?.programmed)) repaired.add(() => describeObject(w.o, name));
+      if (this.#index.ownersOf(w.key).every((id) => this.#index.peer(id)?.programmed)) {
+        repaired.add(() => describeObject(w.o, name));
+        repairs[w.o.kind]++;
+      }
     }
     if (repaired.count > 0) this.#log.info(`repaired ${repaired.count} kernel object(s) that were missing or changed: ${repaired.text()}`, { repaired: repaired.count });
     if (stale.count > 0) this.#log.info(`removed ${stale.count} stale kernel object(s) no peer owns: ${stale.text()}`, { removed: stale.count });
@@ -269,5 +292,6 @@ export class PeerReconciler {
       state.programmed = true;
       this.#log.info(`peer added: ${describeLease(state.lease)}`, { ...peerFields(state.lease), objects: state.objects.length });
     }
+    return repairs;
   }
 }

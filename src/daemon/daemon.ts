@@ -11,6 +11,7 @@ import { ConfigError, FlannelError, describeError } from '../errors/index.ts';
 import type { Kernel } from '../kernel/index.ts';
 import type { Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { FlannelMetrics } from '../metrics/index.ts';
 import { E_LEASE_LOST, type SubnetManager } from '../subnet/index.ts';
 import { writeSubnetEnv } from '../subnetenv/index.ts';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -36,6 +37,8 @@ export interface DaemonDeps {
   readonly traffic?: TrafficSetup;
   /** How long /readyz keeps answering 503 with the reason after a fatal error, before exit (default 2 s). */
   readonly fatalLingerMs?: number;
+  /** Served on /metrics and fed by the daemon's loops; absent: no metrics. */
+  readonly metrics?: FlannelMetrics;
 }
 
 export interface DaemonHandle {
@@ -65,7 +68,7 @@ async function writeSubnetEnvUndoable(path: string, write: () => Promise<void>, 
 }
 
 export function startDaemon(deps: DaemonDeps): DaemonHandle {
-  const { options, log } = deps;
+  const { options, log, metrics } = deps;
   const controller = new AbortController();
   const signal = controller.signal;
   const health: HealthState = { ready: false, reason: 'starting' };
@@ -80,8 +83,8 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
 
   const healthPort = (async () => {
     if (!options.healthz) return undefined;
-    healthServer = await startHealthServer(options.healthz.ip, options.healthz.port, health);
-    log.info(`health server listening on ${options.healthz.ip}:${healthServer.port} (/healthz, /readyz)`);
+    healthServer = await startHealthServer(options.healthz.ip, options.healthz.port, health, metrics);
+    log.info(`health server listening on ${options.healthz.ip}:${healthServer.port} (/healthz, /readyz${metrics ? ', /metrics' : ''})`);
     return healthServer.port;
   })();
 
@@ -100,6 +103,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     for (const w of config.warnings) log.warn(`network config: ${w}`);
     // The Backend section is checked before anything is written (a bad key must change nothing).
     const factory = fromSource(config, () => deps.backends.get(config.backend.type));
+    metrics?.setBackend(config.backend.type);
     fromSource(config, () => factory.checkConfig(config));
     if (config.enableIPv4 && !extIface.publicIP) {
       throw new ConfigError('E_IFACE_NO_ADDRESS', `IPv4 is enabled but interface ${extIface.name} has no IPv4 address and --public-ip is not set`, { hint: 'give the interface an IPv4 address, pass --public-ip, or set "EnableIPv4": false' });
@@ -118,7 +122,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
     const hostNetworks = await listHostNetworks(deps.kernel, [...(config.v4 ? [4 as const] : []), ...(config.v6 ? [6 as const] : [])], extIface.name);
     for (const w of underlayOverlapWarnings(config, extIface.name, hostNetworks)) log.warn(`network config: ${w}`);
 
-    const tap = new OwnLeaseTap(deps.subnets);
+    const tap = new OwnLeaseTap(deps.subnets, metrics ? (r) => metrics.watchResult(r) : undefined);
     const backend = factory.create({
       subnets: tap.subnets,
       kernel: deps.kernel,
@@ -139,6 +143,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
         isFatal,
       });
       const lease = network.lease;
+      metrics?.setLease(lease);
       log.info(`acquired lease: ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}`, {
         subnet: lease.subnet?.toString(),
         ipv6Subnet: lease.ipv6Subnet?.toString(),
@@ -186,6 +191,7 @@ export function startDaemon(deps: DaemonDeps): DaemonHandle {
         log,
         signal,
         follow: (own, onChange) => tap.follow(own, onChange),
+        ...(metrics ? { metrics } : {}),
       }),
       watchConfigChanges({ subnets: deps.subnets, running: config, log, signal, checkBackend: (c) => void deps.backends.get(c.backend.type).checkConfig(c) }),
     ];

@@ -1,7 +1,8 @@
 /**
  * @module daemon/health-server
  * /healthz answers 200 while the process runs; /readyz answers 200 only once the lease is held
- * and subnet.env is written (and 503 with the reason before that).
+ * and subnet.env is written (and 503 with the reason before that). /metrics, when given, serves the
+ * Prometheus exposition.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,12 +13,18 @@ export interface HealthState {
   reason: string;
 }
 
+/** What /metrics serves (FlannelMetrics fits). */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
 export interface HealthServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startHealthServer(ip: string, port: number, state: HealthState): Promise<HealthServer> {
+export async function startHealthServer(ip: string, port: number, state: HealthState, metrics?: MetricsEndpoint): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
@@ -26,6 +33,13 @@ export async function startHealthServer(ip: string, port: number, state: HealthS
     };
     if (path === '/healthz') return reply(200, 'ok\n');
     if (path === '/readyz') return state.ready ? reply(200, 'ok\n') : reply(503, `not ready: ${state.reason}\n`);
+    if (path === '/metrics' && metrics) {
+      metrics.render().then(
+        (text) => reply(200, text, metrics.contentType),
+        (err: unknown) => reply(500, `collecting metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
+      return;
+    }
     reply(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {

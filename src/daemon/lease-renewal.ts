@@ -10,6 +10,7 @@ import { isReservation, type Lease } from '../lease/index.ts';
 import type { Logger } from '../log/index.ts';
 import { E_LEASE_LOST, type SubnetManager } from '../subnet/index.ts';
 import { sleep } from '../async/index.ts';
+import type { FlannelMetrics } from '../metrics/index.ts';
 import type { OwnLeaseChange } from './own-lease-tap.ts';
 
 export interface RenewalOptions {
@@ -21,6 +22,7 @@ export interface RenewalOptions {
   /** Where the keeper hears of changes made by others (the daemon wires an OwnLeaseTap). */
   follow?: (lease: Lease, onChange: (change: OwnLeaseChange) => void) => void;
   now?: () => number;
+  metrics?: Pick<FlannelMetrics, 'leaseRenewed' | 'leaseReacquired'>;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -68,6 +70,8 @@ export async function runLeaseRenewal(o: RenewalOptions): Promise<void> {
       retryMs = 1000;
       const repaired = change;
       change = undefined;
+      if (repaired) o.metrics?.leaseReacquired(lease);
+      else o.metrics?.leaseRenewed(lease);
       if (repaired) {
         o.log.warn(`re-acquired this node's lease ${describeLeaseOf(lease)} (same subnet); peers route to it again`, { subnet: lease.subnet?.toString(), ipv6Subnet: lease.ipv6Subnet?.toString() });
       } else {

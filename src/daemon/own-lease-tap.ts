@@ -20,8 +20,12 @@ export class OwnLeaseTap {
   #ownValue: string | undefined;
   #listener: ((change: OwnLeaseChange) => void) | undefined;
 
-  constructor(inner: SubnetManager) {
+  readonly #observe: ((result: WatchResult) => void) | undefined;
+
+  /** `observe` sees every result of the lease stream too (metrics count events and re-lists). */
+  constructor(inner: SubnetManager, observe?: (result: WatchResult) => void) {
     this.#inner = inner;
+    this.#observe = observe;
   }
 
   /** From now on, changes to `lease` (by subnet) are reported to `onChange`. */
@@ -47,6 +51,7 @@ export class OwnLeaseTap {
   }
 
   #inspect(result: WatchResult): void {
+    this.#observe?.(result);
     const id = this.#ownId;
     const report = this.#listener;
     if (id === undefined || !report) return;

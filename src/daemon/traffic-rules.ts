@@ -7,7 +7,7 @@ import type { DaemonOptions, NetworkConfig } from '../config/index.ts';
 import type { Lease } from '../lease/index.ts';
 import { describeError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { createTrafficManager, runResyncLoop, type RuleRunner, type TrafficNetworks } from '../traffic/index.ts';
+import { createTrafficManager, runResyncLoop, type ResyncOutcome, type RuleRunner, type TrafficNetworks } from '../traffic/index.ts';
 import type { TrafficSetup } from './traffic-setup.ts';
 
 export function trafficNetworksFor(config: NetworkConfig, lease: Lease): TrafficNetworks {
@@ -17,7 +17,8 @@ export function trafficNetworksFor(config: NetworkConfig, lease: Lease): Traffic
   };
 }
 
-export function trafficRules(options: DaemonOptions, log: Logger, runner?: RuleRunner): TrafficSetup {
+/** `observe` hears the outcome of every periodic check (metrics). */
+export function trafficRules(options: DaemonOptions, log: Logger, runner?: RuleRunner, observe?: (outcome: ResyncOutcome) => void): TrafficSetup {
   return {
     async install(config, lease, signal, undo) {
       const kind = config.enableNFTables ? 'nftables' : 'iptables';
@@ -39,7 +40,7 @@ export function trafficRules(options: DaemonOptions, log: Logger, runner?: RuleR
         return async () => undefined;
       }
       tlog.info(`installed ${[options.iptablesForwardRules && 'forward', options.ipMasq && 'masquerade'].filter(Boolean).join(' and ')} rules with ${kind}`);
-      return (runSignal) => runResyncLoop(tm, options.iptablesResyncSeconds * 1000, runSignal, tlog);
+      return (runSignal) => runResyncLoop(tm, options.iptablesResyncSeconds * 1000, runSignal, tlog, observe);
     },
   };
 }

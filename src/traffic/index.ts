@@ -12,7 +12,7 @@ import { execRunner, type RuleRunner } from './runner.ts';
 import type { TrafficKind, TrafficManager } from './traffic-manager.ts';
 
 export type { TrafficKind, TrafficManager, TrafficNetworks, FamilyNetworks, FamilyKey, MasqOptions } from './traffic-manager.ts';
-export { runResyncLoop, DEFAULT_RESYNC_MS } from './resync-loop.ts';
+export { runResyncLoop, DEFAULT_RESYNC_MS, type ResyncOutcome } from './resync-loop.ts';
 export { execRunner, netnsRunner, type RuleRunner, type RunResult, type RunOptions } from './runner.ts';
 export { recordingRunner, type RecordingRunner, type RecordedCall, type Responder } from '../exec/index.ts';
 

@@ -75,10 +75,11 @@ export class WorkExecutor {
 export function tally(work: readonly Work[], failures: ReadonlyMap<string, unknown>): PassResult {
   let applied = 0;
   let removed = 0;
+  const failed = { route: 0, neigh: 0, fdb: 0 };
   for (const w of work) {
-    if (failures.has(w.key)) continue;
-    if (w.op === 'apply') applied++;
+    if (failures.has(w.key)) failed[w.o.kind]++;
+    else if (w.op === 'apply') applied++;
     else removed++;
   }
-  return { applied, removed, failed: failures.size };
+  return { applied, removed, failed: failures.size, failures: failed };
 }

@@ -5,7 +5,7 @@
 import type { EventGroup, KernelEvent, KernelEvents } from '../../kernel/index.ts';
 import type { Lease } from '../../lease/index.ts';
 import type { Logger } from '../../log/index.ts';
-import type { Desired, PeerKernel, Present } from '../kernel-objects.ts';
+import type { Desired, ObjectKind, PeerKernel, Present } from '../kernel-objects.ts';
 
 export interface PeerPlan {
   readonly objects: readonly Desired[];
@@ -46,7 +46,15 @@ export interface PassSummary {
   readonly removed: number;
   readonly failed: number;
   readonly ms: number;
+  /** Objects re-applied because the kernel lost or changed them (drift), by kind; full passes only. */
+  readonly repairs?: ObjectCounts;
+  /** Kernel requests of this pass that failed, by kind. */
+  readonly failures?: ObjectCounts;
+  /** Peers after the pass, by address family: known, and programmed (objects in place, no problem). */
+  readonly families?: Readonly<Record<'ipv4' | 'ipv6', { readonly known: number; readonly programmed: number }>>;
 }
+
+export type ObjectCounts = Readonly<Record<ObjectKind, number>>;
 
 /** Knobs a backend factory passes through (tests and benchmarks use them). */
 export interface ReconcileTuning {
@@ -74,4 +82,6 @@ export interface PassResult {
   readonly applied: number;
   readonly removed: number;
   readonly failed: number;
+  readonly failures?: ObjectCounts;
+  readonly repairs?: ObjectCounts;
 }

@@ -215,6 +215,19 @@ export class UdpDataPlane {
   }
 }
 
+/**
+ * The counters as packets per direction and fate. TTL-expired and malformed packets are counted by
+ * the packet path for both directions together; they come almost only from flannel0 (IPv6
+ * packets, routing loops), so they count as to_peer.
+ */
+export function packetCounts(s: UdpStats): { toPeer: { forwarded: number; dropped: number }; fromPeer: { forwarded: number; dropped: number } } {
+  const n = (k: NativeCounter): number => s.native[k] ?? 0;
+  return {
+    toPeer: { forwarded: n('udpSentPackets'), dropped: s.drops.unknownSubnet + s.drops.ttlExpired + s.drops.malformed + n('udpSendDropped') },
+    fromPeer: { forwarded: n('tunWrittenPackets'), dropped: s.drops.notForThisNode + n('udpRecvTruncated') + n('tunWriteDropped') },
+  };
+}
+
 const DROP_TEXT: Record<DropReason, string> = {
   unknownSubnet: "for addresses in no peer's subnet",
   ttlExpired: 'whose TTL ran out',

@@ -19,12 +19,12 @@ import { watchPeers } from '../../subnet/index.ts';
 import { baseLeaseAttrs, type BackendFactory, type Network } from '../backend.ts';
 import { checkUdpFamilies, parseUdpConfig } from './config.ts';
 import { ensureTunDevice, UDP_OVERHEAD } from './device.ts';
-import { TUN_PATTERN, UDP_BACKEND_TYPE, UdpDataPlane } from './data-plane.ts';
+import { TUN_PATTERN, UDP_BACKEND_TYPE, UdpDataPlane, type UdpStats } from './data-plane.ts';
 import { nativeUdpIo, type TunDevice, type UdpIo } from './io.ts';
 
 export { checkUdpFamilies, DEFAULT_UDP_PORT, parseUdpConfig, type UdpConfig } from './config.ts';
 export { UDP_OVERHEAD } from './device.ts';
-export { UdpDataPlane, dropReport, type UdpStats } from './data-plane.ts';
+export { UdpDataPlane, dropReport, packetCounts, type UdpStats } from './data-plane.ts';
 export { nativeUdpIo, type Pump, type UdpIo } from './io.ts';
 export { PacketPath, DROP, type DropReason } from './packet-path.ts';
 export { RouteTable } from './route-table.ts';
@@ -38,6 +38,8 @@ export interface UdpInit {
   readonly statsIntervalMs?: number;
   /** Packets per batch (default 64). */
   readonly batch?: number;
+  /** Told how to read the running data plane's counters (metrics read them when scraped). */
+  readonly onStats?: (read: () => UdpStats) => void;
 }
 
 export function udp(init: UdpInit = {}): BackendFactory {
@@ -101,6 +103,8 @@ export function udp(init: UdpInit = {}): BackendFactory {
             ...(init.statsIntervalMs !== undefined ? { statsIntervalMs: init.statsIntervalMs } : {}),
             ...(init.batch !== undefined ? { batch: init.batch } : {}),
           });
+          const running = plane;
+          init.onStats?.(() => running.stats());
           log.info(`${tun.name}: ${subnet.ip.toString()}/32, MTU ${mtu}, route ${network.toString()}; UDP ${bind.toString()}:${cfg.port}`, { device: tun.name, port: cfg.port });
         } catch (err) {
           tun.close();

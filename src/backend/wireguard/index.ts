@@ -39,6 +39,8 @@ export interface WireguardInit {
   readonly keyFile?: string;
   /** Time between checks of the devices and peers (default 10 s). */
   readonly reconcileIntervalMs?: number;
+  /** Told how to read each wireguard-go supervisor's restart count (metrics read it when scraped). */
+  readonly onWireguardGo?: (device: string, restarts: () => number) => void;
 }
 
 type DeviceKernel = Links & Addresses & Routes;
@@ -62,7 +64,7 @@ export function wireguard(init: WireguardInit = {}): BackendFactory {
         const specs = deviceSpecs(cfg, { v4: config.enableIPv4, v6: config.enableIPv6 });
         log.info(`WireGuard config: Mode=${cfg.mode} ListenPort=${cfg.listenPort}${config.enableIPv6 ? ` ListenPortV6=${cfg.listenPortV6}` : ''} PSK=${cfg.psk ? 'set' : 'none'} PersistentKeepaliveInterval=${cfg.persistentKeepaliveInterval} MTU=${mtu}`);
 
-        const path = await chooseDataPath(cfg.implementation, init.paths ?? systemDataPaths(kernel), log);
+        const path = await chooseDataPath(cfg.implementation, init.paths ?? systemDataPaths(kernel, init.onWireguardGo ? { onWireguardGo: init.onWireguardGo } : {}), log);
         const keyFile = await loadOrCreateKeyFile(init.keyFile ?? keyFilePath());
         for (const w of keyFile.warnings) log.warn(w);
         log.info(`${keyFile.created ? 'created' : 'reusing'} the WireGuard private key ${keyFile.path}; public key ${keyFile.publicKey}`);

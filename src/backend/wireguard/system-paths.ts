@@ -14,6 +14,8 @@ import { kernelDataPath, type DataPaths } from './data-path.ts';
 export interface SystemPathsOptions {
   /** The wireguard-go program, a path or a name on PATH (default "wireguard-go"). */
   readonly wireguardGo?: string;
+  /** Told how to read each supervisor's restart count. */
+  readonly onWireguardGo?: (device: string, restarts: () => number) => void;
 }
 
 export function systemDataPaths(links: Links, options: SystemPathsOptions = {}): DataPaths {
@@ -40,6 +42,7 @@ export function systemDataPaths(links: Links, options: SystemPathsOptions = {}):
         control: new UapiControl(),
         async start(device, onReady, signal) {
           const go = await startWireguardGo({ device, logger: log, binary, onStarted: (_started, s) => onReady(s) }, signal);
+          options.onWireguardGo?.(device, () => go.restarts);
           return { created: true, stopped: go.stopped };
         },
       };

@@ -17,6 +17,8 @@ export interface ManagerContext {
   readonly expirations: ExpirationCache;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
   readonly requestTimeoutMs: number;
+  /** Told when the lease watch is connected and when it broke. */
+  readonly watchState: (up: boolean) => void;
 }
 
 /** Best-effort revoke of an etcd lease we no longer need (it would expire by itself anyway). */

@@ -41,6 +41,7 @@ export class EtcdSubnetManager implements SubnetManager {
       expirations: new ExpirationCache(registry, now),
       retry: { initialMs: options.retry?.initialMs ?? 250, maxMs: options.retry?.maxMs ?? 10_000 },
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      watchState: options.onWatchState ?? (() => undefined),
     };
   }
 

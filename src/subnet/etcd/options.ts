@@ -40,6 +40,8 @@ export interface EtcdSubnetManagerOptions extends EtcdConnectionOptions {
   retry?: { initialMs?: number; maxMs?: number };
   /** Seam: use this registry instead of connecting with etcd3 (the connection options are then only used in messages). */
   registry?: Registry;
+  /** Told when the lease watch is connected (a listing succeeded) and when it broke and retries: metrics show it. */
+  onWatchState?: (up: boolean) => void;
 }
 
 function hasScheme(endpoint: string): boolean {

@@ -183,6 +183,28 @@ describe('etcd lease watch: recovery', () => {
     assert.deepEqual(msgs('info').filter((m) => m.includes('restored')), [`watch on ${S} restored after 1.1 s (re-listed 2 leases)`, `watch on ${S} restored after 0.1 s (re-listed 2 leases)`]);
   });
 
+  it('tells onWatchState when the watch is connected, when it breaks, and when it is back', async (t) => {
+    const { etcd, ac } = setup(t);
+    const states: boolean[] = [];
+    const m = new EtcdSubnetManager({ endpoints: etcd.endpoints, registry: etcd.client(), now: () => Date.now(), retry: { initialMs: 100, maxMs: 400 }, onWatchState: (up) => states.push(up) });
+    const it = m.watchLeases(ac.signal)[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value?.kind, 'snapshot');
+    assert.deepEqual(states, [true]);
+    const back = it.next();
+    await flush();
+    etcd.setOutage(true);
+    await flush();
+    t.mock.timers.tick(100);
+    await flush();
+    assert.deepEqual(states.slice(0, 2), [true, false], 'down while etcd is away');
+    etcd.setOutage(false);
+    t.mock.timers.tick(400);
+    await flush();
+    assert.equal((await back).value?.kind, 'snapshot');
+    assert.equal(states.at(-1), true, 'up again once it listed');
+    assert.ok(!states.slice(1, -1).includes(true), JSON.stringify(states));
+  });
+
   it('says once that it cannot list when etcd is down from the start, and starts when it is back', async (t) => {
     const { etcd, join, watch, msgs, tick } = setup(t);
     await join(2);

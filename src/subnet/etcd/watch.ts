@@ -116,6 +116,7 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
   let retries = 0;
   const broke = (): void => {
     brokeAt ??= ctx.now();
+    ctx.watchState(false);
   };
   /** One WARN when an outage starts; its retries are debug lines, so a long outage does not flood the log. */
   const warnRetry = (msg: string): void => {
@@ -136,6 +137,7 @@ export async function* watchLeases(ctx: ManagerContext, signal: AbortSignal): As
       continue;
     }
     backoff.reset();
+    ctx.watchState(true);
     if (brokeAt !== undefined) {
       const seconds = Math.round((ctx.now() - brokeAt) / 100) / 10;
       log.info(`watch on ${layout.subnetsPrefix} restored after ${seconds} s (re-listed ${snap.leases.length} lease${snap.leases.length === 1 ? '' : 's'})`);

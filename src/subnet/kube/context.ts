@@ -14,6 +14,8 @@ export interface KubeContext {
   readonly timings: KubeTimings;
   readonly now: () => number;
   readonly eventQueueDepth: number;
+  /** Told when the node watch is connected and when it broke. */
+  readonly watchState: (up: boolean) => void;
   /** This node's name (resolved through the pod on first use when only POD_NAME is known). */
   nodeName(signal: AbortSignal): Promise<string>;
 }

@@ -49,6 +49,7 @@ export class KubeSubnetManager implements SubnetManager {
       timings: { ...DEFAULT_TIMINGS, ...options.timings },
       now: options.now ?? Date.now,
       eventQueueDepth: eventQueueDepth(env),
+      watchState: options.onWatchState ?? (() => undefined),
       nodeName: (signal) => this.#resolveNodeName(signal),
     };
     log.info(`Kubernetes subnet manager: API ${api.server}, ${'name' in this.#identity ? `node ${this.#identity.name} (NODE_NAME)` : `pod ${this.#identity.pod.namespace}/${this.#identity.pod.name}`}`);

@@ -48,6 +48,8 @@ export interface KubeSubnetManagerOptions {
   env?: NodeJS.ProcessEnv;
   /** Used as given: pass a component logger, e.g. log.forComponent('subnet:kube'). */
   log?: Logger;
+  /** Told when the node watch is connected (a listing succeeded) and when it broke and retries: metrics show it. */
+  onWatchState?: (up: boolean) => void;
   /** Deadline of one API request, not the watch (default 30 s). */
   requestTimeoutMs?: number;
   /** Seam: use this API instead of @kubernetes/client-node (connection options are then unused). */

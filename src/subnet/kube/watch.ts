@@ -30,9 +30,11 @@ async function listAndWatch(ctx: KubeContext, cache: NodeLeaseCache, feed: Lease
       cache.reset(list.nodes);
       feed.requestSnapshot();
       resourceVersion = list.resourceVersion;
+      ctx.watchState(true);
       log.debug(`listed ${list.nodes.length} nodes at resource version ${resourceVersion}`, { peers: cache.leases().length });
     } catch (err) {
       if (signal.aborted) return;
+      ctx.watchState(false);
       const ms = backoff.next();
       log.warn(`cannot list nodes; retrying in ${ms} ms: ${describeError(err)}`);
       if (!(await pause(ms, signal))) return;
@@ -64,6 +66,7 @@ async function listAndWatch(ctx: KubeContext, cache: NodeLeaseCache, feed: Lease
         continue;
       }
       if (Date.now() - started >= HEALTHY_WATCH_MS) backoff.reset();
+      ctx.watchState(false);
       const ms = backoff.next();
       log.warn(`the node watch broke; re-listing in ${ms} ms: ${describeError(err)}`);
       if (!(await pause(ms, signal))) return;
