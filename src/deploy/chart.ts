@@ -4,7 +4,7 @@
  * template file per group of objects, written from the same trees as the manifest.
  */
 import { condAction, emitYaml } from './template/index.ts';
-import type { ManifestDoc } from './objects/index.ts';
+import { docConds, type ManifestDoc } from './objects/index.ts';
 import { GENERATED_NOTE } from './manifest.ts';
 import { VALUE_HELP, isStructuredValue, type ChartValues, type ValuePath } from './values.ts';
 
@@ -29,7 +29,9 @@ function templateFile(docs: readonly ManifestDoc[], defaults: ChartValues): stri
   const options = { isStructured: (path: string) => isStructuredValue(defaults, path) };
   const parts = docs.map((d) => {
     const yaml = `---\n${emitYaml(d.object as unknown as Record<string, unknown>, options)}`;
-    return d.cond ? `{{- ${condAction(d.cond)} }}\n${yaml}{{- end }}\n` : yaml;
+    const conds = docConds(d);
+    const open = conds.map((c) => `{{- ${condAction(c)} }}\n`).join('');
+    return `${open}${yaml}${'{{- end }}\n'.repeat(conds.length)}`;
   });
   return `# ${GENERATED_NOTE}\n${parts.join('')}`;
 }

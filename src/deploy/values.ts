@@ -7,6 +7,7 @@
 import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
+import { LABELS } from './objects/labels.ts';
 import { lookup, templateKit, type Paths } from './template/index.ts';
 
 export interface ChartValues {
@@ -49,6 +50,11 @@ export interface ChartValues {
     resources: IResourceRequirements;
     tolerations: IToleration[];
     nodeSelector: Record<string, string>;
+  };
+  /** Not in upstream's chart (upstream flanneld has no metrics). */
+  metrics: {
+    enabled: boolean;
+    podMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
   };
 }
 
@@ -98,6 +104,10 @@ export function defaultValues(version: string): ChartValues {
       resources: { requests: { cpu: '100m', memory: '50Mi' } },
       tolerations: [{ operator: 'Exists' }],
       nodeSelector: {},
+    },
+    metrics: {
+      enabled: true,
+      podMonitor: { enabled: false, interval: '30s', labels: { ...LABELS } },
     },
   };
 }
@@ -171,11 +181,23 @@ export const VALUE_HELP: Partial<Record<ValuePath, readonly string[]>> = {
   'flannel.extension.postStartupCommand': ['Once the lease is held; env SUBNET, PUBLIC_IP (PostStartupCommand).'],
   'flannel.extension.subnetAddCommand': ['For each peer that appears; env SUBNET, PUBLIC_IP, stdin its BackendData (SubnetAddCommand).'],
   'flannel.extension.subnetRemoveCommand': ['For each peer that goes away; as subnetAddCommand (SubnetRemoveCommand).'],
-  'flannel.healthz': ['flanneld\'s health server (/healthz liveness, /readyz readiness) on the node\'s addresses.'],
-  'flannel.healthz.port': ['0 disables the server and the probes. Not 10256: kube-proxy listens there.'],
+  'flannel.healthz': ['flanneld\'s health server (/healthz liveness, /readyz readiness, /metrics) on every address of the node.'],
+  'flannel.healthz.port': ['0 disables the server, the probes and the metrics. Not 10256: kube-proxy listens there.'],
   'flannel.resources': ['Resources of the flanneld container.'],
   'flannel.tolerations': ['The default tolerates every taint: the pod network must run on every node.'],
   'flannel.nodeSelector': ['Extra node labels to select nodes by (Linux nodes only in any case).'],
+  metrics: [
+    'Prometheus metrics: flanneld serves /metrics on the health server (<node IP>:<flannel.healthz.port>).',
+    'deploy/grafana/flannel-ts-dashboard.json is a Grafana dashboard over them. Not in upstream\'s chart.',
+  ],
+  'metrics.enabled': ['Pod annotations prometheus.io/scrape, /port and /path, for annotation-driven scrape configs.'],
+  'metrics.podMonitor': ['A PodMonitor (monitoring.coreos.com/v1) for the Prometheus Operator.'],
+  'metrics.podMonitor.enabled': ['true only where the operator\'s CRDs are installed (kubectl get crd podmonitors.monitoring.coreos.com).'],
+  'metrics.podMonitor.interval': ['Scrape interval; empty: Prometheus\' own.'],
+  'metrics.podMonitor.labels': [
+    'The PodMonitor\'s labels, which the operator\'s podMonitorSelector matches; add yours, e.g.',
+    '{release: kube-prometheus-stack} (the stack\'s default selector), with --set or -f.',
+  ],
 };
 
 /** Whether the default of a value is a list or map (written with toYaml) rather than a scalar. */

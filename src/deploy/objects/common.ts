@@ -12,8 +12,7 @@ export const NAMES = {
   daemonSet: 'kube-flannel-ds',
 } as const;
 
-export const SELECTOR_LABELS = { app: 'flannel', 'k8s-app': 'flannel' } as const;
-export const LABELS = { ...SELECTOR_LABELS, tier: 'node' } as const;
+export { LABELS, SELECTOR_LABELS } from './labels.ts';
 
 /** `metadata` of an object in flannel's namespace. */
 export function namespaced(name: string, labels?: Readonly<Record<string, string>>) {

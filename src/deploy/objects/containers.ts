@@ -8,10 +8,10 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import { interp, when, type Tpl } from '../template/index.ts';
 import { CONFLIST_NAME, IMAGE, MOUNT } from '../image-layout.ts';
 import { v } from '../values.ts';
+import { METRICS, healthzOn } from './pod-monitor.ts';
 import { VOLUMES, needsTun } from './volumes.ts';
 
 const image = interp(v.ref('flannel.image.repository'), ':', v.ref('flannel.image.tag'));
-const healthzOn = v.set('flannel.healthz.port');
 
 /**
  * Installs the flannel plugin, and the reference plugins it relies on where the node lacks them
@@ -75,6 +75,8 @@ export function flanneld(): Tpl<IContainer> {
       when(healthzOn, interp('--healthz-port=', v.ref('flannel.healthz.port'))),
       v.splice('flannel.extraArgs'),
     ],
+    // Named for the PodMonitor; on the host network it is also the hostPort, so the scheduler keeps a second flanneld off the node's port.
+    ports: when(healthzOn, [{ name: METRICS.portName, containerPort: v.ref('flannel.healthz.port'), protocol: 'TCP' }]),
     resources: when(v.set('flannel.resources'), v.ref('flannel.resources')),
     securityContext: { privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
     env: [

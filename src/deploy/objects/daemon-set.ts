@@ -9,6 +9,7 @@ import { when, type Tpl } from '../template/index.ts';
 import { v } from '../values.ts';
 import { LABELS, NAMES, SELECTOR_LABELS, namespaced } from './common.ts';
 import { flanneld, installCni, installCniPlugin } from './containers.ts';
+import { scrapeAnnotations } from './pod-monitor.ts';
 import { volumes } from './volumes.ts';
 
 const linuxOnly: Tpl<IAffinity> = {
@@ -28,7 +29,7 @@ export function daemonSet(): Tpl<IDaemonSet> {
       selector: { matchLabels: SELECTOR_LABELS },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
       template: {
-        metadata: { labels: LABELS },
+        metadata: { labels: LABELS, annotations: scrapeAnnotations },
         spec: {
           affinity: linuxOnly,
           nodeSelector: when(v.set('flannel.nodeSelector'), v.ref('flannel.nodeSelector')),

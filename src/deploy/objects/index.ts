@@ -8,6 +8,7 @@ import { v } from '../values.ts';
 import { configMap } from './config-map.ts';
 import { daemonSet } from './daemon-set.ts';
 import { namespace } from './namespace.ts';
+import { podMonitor, podMonitorConds } from './pod-monitor.ts';
 import { clusterRole, clusterRoleBinding, serviceAccount } from './rbac.ts';
 
 /** What every object has: kind and apiVersion. */
@@ -19,8 +20,8 @@ export interface KubeObject {
 export interface ManifestDoc {
   /** The chart template file (under templates/) holding this object. */
   readonly file: string;
-  /** Rendered only when this holds (the manifest is built with the defaults, where it does). */
-  readonly cond?: Cond;
+  /** Rendered only when every condition holds (nested `if`s in the chart). */
+  readonly cond?: Cond | readonly Cond[];
   readonly object: Tpl<KubeObject>;
 }
 
@@ -32,6 +33,7 @@ export function manifestDocs(): readonly ManifestDoc[] {
     { file: 'rbac.yaml', object: clusterRoleBinding() },
     { file: 'config.yaml', object: configMap() },
     { file: 'daemonset.yaml', object: daemonSet() },
+    { file: 'podmonitor.yaml', cond: podMonitorConds, object: podMonitor() },
   ];
 }
 
@@ -40,3 +42,10 @@ export { CLUSTER_ROLE_RULES } from './rbac.ts';
 export { installCniPluginScript } from './containers.ts';
 export { NAMES, LABELS, SELECTOR_LABELS } from './common.ts';
 export { VOLUMES } from './volumes.ts';
+export { METRICS } from './pod-monitor.ts';
+
+/** A document's conditions as a list (none, one or several). */
+export function docConds(d: ManifestDoc): readonly Cond[] {
+  if (d.cond === undefined) return [];
+  return Array.isArray(d.cond) ? d.cond : [d.cond as Cond];
+}
