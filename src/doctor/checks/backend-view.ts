@@ -13,7 +13,9 @@ import { parseVxlanConfig, type VxlanConfig } from '../../backend/vxlan/config.t
 import { VXLAN_OVERHEAD } from '../../backend/vxlan/vtep.ts';
 import { parseWireguardConfig, WIREGUARD_OVERHEAD, type WireguardConfig } from '../../backend/wireguard/config.ts';
 import { deviceSpecs, type DeviceSpec } from '../../backend/wireguard/peers.ts';
-import { families } from './common.ts';
+import { skip, type CheckResult } from '../check.ts';
+import type { KernelFacts, NodeFacts } from '../facts.ts';
+import { configOf, errorOf, families, valueOf } from './common.ts';
 
 export const VXLAN_DEFAULT_PORT = 8472;
 
@@ -85,4 +87,15 @@ export function underlayMtu(view: BackendView, ifaceMtu: number): { mtu: number;
   const mtu = view.vxlan?.mtu ?? view.wireguard?.mtu;
   if (mtu !== undefined) return { mtu, from: 'Backend.MTU' };
   return { mtu: ifaceMtu, from: 'the interface MTU' };
+}
+
+/** The config, the backend's view of it and the kernel state, or the skip result saying which is missing. */
+export function backendAndKernel(id: string, f: NodeFacts): { readonly config: NetworkConfig; readonly view: BackendView; readonly kernel: KernelFacts } | CheckResult {
+  const config = configOf(f);
+  if (!config) return skip(id, 'network config unreadable (see datastore.reachable)');
+  const view = backendView(config);
+  if ('problem' in view) return skip(id, `Backend section unusable: ${view.problem}`);
+  const kernel = valueOf(f.kernel);
+  if (!kernel) return skip(id, `kernel state unreadable: ${errorOf(f.kernel) ?? ''}`);
+  return { config, view, kernel };
 }

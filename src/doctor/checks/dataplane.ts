@@ -9,18 +9,15 @@ import { decodeVxlanData } from '../../backend/vxlan/backend-data.ts';
 import { decodeWireguardData } from '../../backend/wireguard/backend-data.ts';
 import { fail, ok, skip, warn, type CheckResult, type CheckSpec } from '../check.ts';
 import type { NodeFacts } from '../facts.ts';
-import { backendDevices, backendView, VXLAN_DEFAULT_PORT, type BackendView } from './backend-view.ts';
-import { configOf, describeRoute, errorOf, linkByName, listSome, mainRoutes, ownLease, peerLeases, restartFlanneld, subnetOf, valueOf } from './common.ts';
+import { backendAndKernel, backendDevices, VXLAN_DEFAULT_PORT, type BackendView } from './backend-view.ts';
+import { describeRoute, errorOf, linkByName, listSome, mainRoutes, ownLease, peerLeases, restartFlanneld, subnetOf, valueOf } from './common.ts';
 import { expectedObjects, ownedObjects, type PlaneContext, type Present, type Want } from './dataplane-expected.ts';
 
 /** The context, or the skip result saying which fact is missing. */
 function context(id: string, f: NodeFacts, needLeases: boolean): PlaneContext | CheckResult {
-  const config = configOf(f);
-  if (!config) return skip(id, 'network config unreadable (see datastore.reachable)');
-  const view = backendView(config);
-  if ('problem' in view) return skip(id, `Backend section unusable: ${view.problem}`);
-  const kernel = valueOf(f.kernel);
-  if (!kernel) return skip(id, `kernel state unreadable: ${errorOf(f.kernel) ?? ''}`);
+  const basics = backendAndKernel(id, f);
+  if ('status' in basics) return basics;
+  const { config, view, kernel } = basics;
   const iface = valueOf(f.iface);
   if (!iface) return skip(id, 'no interface chosen (see iface.chosen)');
   const peers = peerLeases(f);

@@ -6,17 +6,14 @@
  */
 import { fail, ok, skip, warn, type CheckResult, type CheckSpec } from '../check.ts';
 import type { NodeFacts } from '../facts.ts';
-import { backendDevices, backendView, underlayMtu } from './backend-view.ts';
-import { configOf, errorOf, linkByName, listSome, restartFlanneld, subnetEnvOf, valueOf } from './common.ts';
+import { backendAndKernel, backendDevices, underlayMtu } from './backend-view.ts';
+import { errorOf, linkByName, listSome, restartFlanneld, subnetEnvOf, valueOf } from './common.ts';
 
 function device(f: NodeFacts): CheckResult {
   const id = 'mtu.device';
-  const config = configOf(f);
-  if (!config) return skip(id, 'network config unreadable (see datastore.reachable)');
-  const view = backendView(config);
-  if ('problem' in view) return skip(id, `Backend section unusable: ${view.problem}`);
-  const kernel = valueOf(f.kernel);
-  if (!kernel) return skip(id, `kernel state unreadable: ${errorOf(f.kernel) ?? ''}`);
+  const basics = backendAndKernel(id, f);
+  if ('status' in basics) return basics;
+  const { config, view, kernel } = basics;
   const iface = valueOf(f.iface);
   const ifaceLink = iface ? kernel.links.find((l) => l.index === iface.index) : undefined;
   if (!iface || !ifaceLink) return skip(id, 'the interface flanneld uses is unknown (see iface.chosen)');
