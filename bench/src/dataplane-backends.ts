@@ -113,7 +113,7 @@ export const DATA_PLANE_BACKENDS: readonly DataPlaneBackend[] = [
     floor: wireguardGoTunnel,
     target: { kind: 'ratio', min: 0.9 },
     context:
-      'This kernel has no WireGuard, so flanneld runs wireguard-go, as the floor does: the ratio compares like with like. Measured for reference when the row was planned: a hand-built wireguard-go tunnel carried ~0.4 Gbit/s between two namespaces (bare veth ~13).',
+      'This kernel has no WireGuard, so flanneld runs wireguard-go, as the floor does, each in sessions of its own (CFS autogroup would otherwise group the floor with iperf3): the ratio compares like with like. Measured for reference when the row was planned: a hand-built wireguard-go tunnel carried ~0.4 Gbit/s between two namespaces (bare veth ~13).',
     unavailable: () => {
       const missing = missingCommand('wireguard-go', 'wg');
       return missing ? { reason: `${missing} is not installed`, detail: `no ${missing} on the PATH (Debian: apt-get install wireguard-go wireguard-tools)` } : undefined;
