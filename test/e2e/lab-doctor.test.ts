@@ -93,8 +93,11 @@ describe('lab doctor / break / heal (vxlan, 2 nodes)', { skip }, () => {
         assert.deepEqual(report.nodes.map((n) => n.node), ['node2']);
         assert.deepEqual(failed(report), [...fault.checks].sort(), text);
         for (const r of report.nodes[0]?.results.filter((x) => x.status === 'fail') ?? []) assert.ok(r.fix && r.fix.trim().length > 0, `${r.id} fails without a fix: ${JSON.stringify(r)}`);
-        const status2 = lab('status');
-        assert.match(status2.stdout, new RegExp(`faults injected by lab break: node2: ${fault.id}; `), show(status2));
+        // What lab status says of an injected fault is the same for every fault: asked once, it saves a status per fault.
+        if (fault === FAULTS[0]) {
+          const status2 = lab('status');
+          assert.match(status2.stdout, new RegExp(`faults injected by lab break: node2: ${fault.id}; `), show(status2));
+        }
       } finally {
         const healed = lab('heal', fault.id, 'node2');
         assert.equal(healed.status, 0, show(healed));
