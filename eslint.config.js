@@ -14,5 +14,6 @@ export default tseslint.config(
       'no-console': ['error'],
     },
   },
+  { files: ['src/lab/ui/public/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   { files: ['src/cli/**', 'scripts/**', 'test/**', 'src/lab/**'], rules: { 'no-console': 'off' } },
 );

@@ -42,6 +42,7 @@ describe('lab hints', () => {
       `${CLI} lab exec node1 -- cat /run/flannel/subnet.env`,
       `${CLI} lab exec node1-pod1 -- ping -c 3 10.244.16.2`,
       `${CLI} lab exec node1 -- conntrack -L`,
+      `${CLI} lab path node1-pod1 node2-pod1`,
       `${CLI} lab exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
       `${CLI} lab doctor`,
       `${CLI} lab break --list`,
@@ -50,6 +51,10 @@ describe('lab hints', () => {
       `${CLI} lab down`,
     ]);
     assert.equal(labHints({ cli: CLI, name: 'lab', stateDir: '/run/flannel-ts/lab/lab' }, base)[0]?.comment, '10.244.16.0/24 (node2) via flannel.1 onlink');
+    assert.equal(
+      labHints({ cli: CLI, name: 'lab', stateDir: '/run/flannel-ts/lab/lab' }, base).find((h) => h.command === `${CLI} lab path node1-pod1 node2-pod1`)?.comment,
+      "the packet's path from node1-pod1 to node2-pod1 hop by hop, each hop with its kernel object",
+    );
   });
 
   it('a host-gw/nftables lab named rel: no FDB, nft instead of iptables, the name in every command', () => {
@@ -63,6 +68,7 @@ describe('lab hints', () => {
         `${CLI} lab --name rel exec node1 -- cat /run/flannel/subnet.env`,
         `${CLI} lab --name rel exec node1-pod1 -- ping -c 3 10.244.16.2`,
         `${CLI} lab --name rel exec node1 -- conntrack -L`,
+        `${CLI} lab --name rel path node1-pod1 node2-pod1`,
         `${CLI} lab --name rel exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets`,
         `${CLI} lab --name rel doctor`,
         `${CLI} lab --name rel break --list`,

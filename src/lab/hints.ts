@@ -108,6 +108,7 @@ export function labHints(a: LabAddress, f: HintFacts): Hint[] {
   if (pod && other) {
     hints.push({ command: exec(pod.name, ['ping', '-c', '3', other.ip]), comment: `${pod.name} -> ${other.name} on ${other.node}` });
     hints.push({ command: exec(pod.node, ['conntrack', '-L']), comment: `${pod.node}'s connection tracking (the pings above)` });
+    hints.push({ command: `${lab} path ${shellWord(pod.name)} ${shellWord(other.name)}`, comment: `the packet's path from ${pod.name} to ${other.name} hop by hop, each hop with its kernel object` });
   }
   const keys = ['get', '--prefix', '--keys-only', `${f.etcdPrefix}/subnets`];
   if (f.externalEtcd.length === 0) hints.push({ command: exec('etcd', ['etcdctl', ...keys]), comment: "the nodes' leases in etcd" });

@@ -28,15 +28,15 @@ describe('lab command line', () => {
     for (const args of [['--help'], ['help'], ['--name', 'rel', '--help'], ['up', '--help'], ['--name', 'rel', 'exec', '-h']]) {
       const r = run(args);
       assert.equal(await r.result, 0, args.join(' '));
-      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|doctor\|break\|heal\|down> \[options\]/);
+      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|path\|doctor\|break\|heal\|pod\|ui\|down> \[options\]/);
       assert.match(r.lines.join('\n'), /--replace {12}if a lab of this name is up, remove it first and build this one/);
     }
     assert.equal(await run([]).result, 2);
   });
 
   it('names what is wrong with the command line', async () => {
-    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec, doctor, break, heal, down)');
-    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec, doctor, break, heal, down');
+    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec, path, doctor, break, heal, pod, ui, down)');
+    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec, path, doctor, break, heal, pod, ui, down');
     assert.equal(await usage(['--name']), '--name needs a value');
     assert.equal(await usage(['--nodes', '2', 'up']), '--nodes before the subcommand: only --name and --state-dir go there; put it after the subcommand (e.g. "lab up --nodes")');
     assert.equal(await usage(['down', '--nodes', '3']), '"lab down" has no option --nodes (its options: --name, --state-dir)');

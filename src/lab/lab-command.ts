@@ -1,6 +1,6 @@
 /**
  * @module lab/lab-command
- * `flannel-ts lab up|check|status|exec|doctor|break|heal|down`: a flannel cluster in network
+ * `flannel-ts lab up|check|status|exec|path|doctor|break|heal|pod|ui|down`: a flannel cluster in network
  * namespaces on this machine, with pods created through the real CNI plugin, a pod-to-pod
  * connectivity matrix, doctor on every node, and faults to inject and heal for practice.
  * --name and --state-dir go before or after the subcommand; every command the lab prints for
@@ -15,7 +15,13 @@ import { ConfigError, describeError } from '../errors/index.ts';
 import { Cidr } from '../ip/index.ts';
 import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
 import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
-import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, defaultStateDir, labHints, labInvocation, renderHints, shellWord, type LabAddress } from './hints.ts';
+import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, labHints, labInvocation, renderHints, shellWord } from './hints.ts';
+import { labPod } from './pod-command.ts';
+import { DEFAULT_UI_PORT, labUi, writeStatusSvg } from './ui/ui-command.ts';
+import { labPath } from './ui/path-command.ts';
+import { GLOBAL, LabUsageError, loadLab, needRoot, nsList, parsing, targetOf, usageError, type LabIO, type Target } from './command-kit.ts';
+
+export { LabUsageError, type LabIO } from './command-kit.ts';
 import { addLabPod, deleteLabPod, loadPods, prepareCniPath, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
 import { FAULTS, breakFault, faultById, healFaults, injectedOn, renderFaultList } from './faults.ts';
 import { failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
@@ -23,26 +29,8 @@ import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
 
 const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
 
-export interface LabIO {
-  out: (line: string) => void;
-  progress: (line: string) => void;
-}
-
-/** A mistake in the command line: the CLI exits 2 for these (1 for everything else). */
-export class LabUsageError extends ConfigError {}
-
-function usageError(message: string): never {
-  throw new LabUsageError('E_LAB_USAGE', message, { hint: `see "${cliCommand()} lab --help"` });
-}
-
-/** The options every subcommand takes, before or after the subcommand. */
-const GLOBAL = {
-  name: { type: 'string' },
-  'state-dir': { type: 'string' },
-} as const;
-
 export function labHelp(cli: string = cliCommand()): string {
-  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|doctor|break|heal|down> [options]
+  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|path|doctor|break|heal|pod|ui|down> [options]
 
   lab up      build a cluster in network namespaces, print its nodes, pods and pod-to-pod
               connectivity matrix, doctor's summary of every node, and commands to try on it
@@ -61,6 +49,15 @@ export function labHelp(cli: string = cliCommand()): string {
   lab check   probe the pod-to-pod matrix again (exit 1 if any pair fails)
   lab status  nodes, pods, the last matrix, the faults injected, and each node's routes, VXLAN
               FDB/neighbours and rules
+      --svg FILE           write the topology as a standalone SVG picture instead (for slides and notes)
+  lab ui [--port N]
+              serve a live picture of the lab on http://127.0.0.1:N/ (default 8090, 0 picks a free
+              port): topology, nodes, pods, routes and tunnels, the matrix (probe again), doctor,
+              and the hop-by-hop path of a pod pair; it follows the lab as it changes. Ctrl-C stops it
+  lab path <from-pod> <to-pod> [--json]
+              the packet's path between two pods hop by hop, as the kernels hold it now: each hop
+              with the command that shows its object (route, veth, bridge, FDB/neighbour, WireGuard
+              peer or lease, iptables/nft chain) and what it printed; exit 1 if the path breaks
   lab exec <node|pod|etcd|switch> -- <command...>
               run a command in that namespace (node1, node1-pod1, ...); exits with its exit code
   lab doctor [node] [--json] [--connectivity]
@@ -72,49 +69,15 @@ export function labHelp(cli: string = cliCommand()): string {
               the faults, each in one line, with the seed it comes from and the checks that find it
   lab heal [fault] [node]
               put back what lab break changed: that fault, or every fault injected (on that node)
+  lab pod add <node> | lab pod delete <pod>
+              schedule a pod on a node (through its CNI conf and bin dirs, as kubelet's runtime
+              does), or remove one; "lab check" then probes the new matrix
   lab down    remove every namespace, process and file of the lab (also after a crash)
 
   --name NAME      which lab (default "${DEFAULT_LAB_NAME}"); its namespaces are NAME-sw, NAME-cp, NAME-nN, NAME-nN-pK
   --state-dir DIR  where it keeps its state (default ${LAB_STATE_ROOT}/NAME)
   Both go before or after the subcommand. Command-line mistakes exit 2. Run as root.
 `;
-}
-
-/** Turns node's parseArgs errors into usage errors in the operator's words, and refuses repeated options. */
-function parsing<R extends { tokens?: Array<{ kind: string; name?: string }> }>(sub: string, known: readonly string[], fn: () => R): R {
-  let r: R;
-  try {
-    r = fn();
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    const quoted = /'([^']+)'/.exec(e.message ?? '')?.[1] ?? '';
-    const opt = quoted.split(/[ ,]/).find((w) => w.startsWith('--')) ?? quoted;
-    const options = known.map((k) => `--${k}`).join(', ');
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') usageError(`"lab ${sub}" has no option ${opt} (its options: ${options})`);
-    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') usageError(`"lab ${sub}" takes no argument "${quoted}" (its options: ${options})`);
-    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      if (/argument missing|ambiguous/.test(e.message ?? '')) usageError(`${opt} needs a value`);
-      if (/does not take an argument/.test(e.message ?? '')) usageError(`${opt} takes no value`);
-    }
-    usageError(`lab ${sub}: ${e.message ?? String(err)}`);
-  }
-  const counts = new Map<string, number>();
-  for (const t of r.tokens ?? []) if (t.kind === 'option' && t.name) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-  for (const [n, c] of counts) if (c > 1) usageError(`--${n} is given ${c} times (before and after the subcommand?); give it once`);
-  return r;
-}
-
-type Target = LabAddress;
-
-function targetOf(values: { name?: string | undefined; 'state-dir'?: string | undefined }): Target {
-  const name = values.name ?? DEFAULT_LAB_NAME;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name)) usageError(`--name "${name}" is not a lab name: use 1-32 letters, digits, "_", "." or "-", starting with a letter or digit`);
-  if (/-(n\d|sw$|cp$)/.test(name)) usageError(`--name "${name}" looks like one of another lab's namespaces ("-nN", "-sw", "-cp" name them); pick another name`);
-  return { cli: cliCommand(), name, stateDir: values['state-dir'] ?? defaultStateDir(name) };
-}
-
-function needRoot(): void {
-  if (process.getuid?.() !== 0) throw new ConfigError('E_LAB_ROOT', 'the lab creates and enters network namespaces, which needs root', { hint: 'run it as root' });
 }
 
 /** What `lab up` was asked to build; two labs with equal options are the same lab. */
@@ -228,10 +191,6 @@ function existing(t: Target): Existing {
   const stateDir = existsSync(join(t.stateDir, 'lab.json')) ? t.stateDir : Cluster.findStateDir(t.name);
   const record = stateDir ? recordOf(stateDir) : undefined;
   return stateDir && record ? { kind: 'lab', stateDir, record, namespaces } : { kind: 'orphaned', namespaces };
-}
-
-function nsList(namespaces: readonly string[]): string {
-  return namespaces.length > 4 ? `${namespaces.slice(0, 4).join(', ')}, ... (${namespaces.length} namespaces)` : namespaces.join(', ');
 }
 
 export async function labUp(args: string[], io: LabIO): Promise<number> {
@@ -380,6 +339,7 @@ function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: rea
   if (stopped) io.out(`\n${stopped}`);
   io.out('\nTry:');
   io.out(renderHints(hintsFor(t, cluster, pods)).join('\n'));
+  io.out(`\nSee it: "${lab} ui" serves a live picture at http://127.0.0.1:${DEFAULT_UI_PORT}/; "${lab} status --svg lab.svg" draws it into a file.`);
   if (!allReachable(cells)) {
     io.out(`\nSome pod pairs are not reachable. The lab is left running for inspection ("${lab} status", "${lab} exec <node|pod> -- <command>"); remove it with "${lab} down".`);
     return 1;
@@ -444,23 +404,6 @@ function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: readonly 
   ].join('\n');
 }
 
-/** The lab at `t`, or an error saying where it is instead (another --state-dir) or how to build it. */
-function loadLab(t: Target, sub: string): { cluster: Cluster; pods: LabPod[] } {
-  if (!existsSync(join(t.stateDir, 'lab.json'))) {
-    const namespaces = labNamespaces(t.name);
-    const elsewhere = namespaces.length ? Cluster.findStateDir(t.name) : undefined;
-    const args = sub === 'exec' ? 'exec <node|pod> -- <command...>' : sub;
-    if (elsewhere) {
-      throw new ConfigError('E_LAB_NOT_FOUND', `lab "${t.name}" keeps its state in ${elsewhere}, not in ${t.stateDir}`, { hint: `name it: "${labInvocation({ ...t, stateDir: elsewhere })} ${args}"` });
-    }
-    if (namespaces.length) {
-      throw new ConfigError('E_LAB_NOT_FOUND', `lab "${t.name}" has namespaces (${nsList(namespaces)}) but no state in ${t.stateDir}: a crash or a kill left them`, { hint: `remove them with "${labInvocation(t)} down", then build it again with "${labInvocation(t)} up"` });
-    }
-    throw new ConfigError('E_LAB_NOT_FOUND', `no lab "${t.name}" is up (nothing in ${t.stateDir})`, { hint: `build it with "${labInvocation(t)} up"` });
-  }
-  return { cluster: Cluster.load(t.stateDir), pods: loadPods(t.stateDir) };
-}
-
 export async function labCheck(args: string[], io: LabIO): Promise<number> {
   const { values } = parsing('check', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
   const t = targetOf(values);
@@ -474,10 +417,14 @@ export async function labCheck(args: string[], io: LabIO): Promise<number> {
   return allReachable(cells) ? 0 : 1;
 }
 
+const STATUS_OPTIONS = { ...GLOBAL, svg: { type: 'string' } } as const;
+
 export async function labStatus(args: string[], io: LabIO): Promise<number> {
-  const { values } = parsing('status', Object.keys(GLOBAL), () => parseArgs({ args, options: GLOBAL, tokens: true }));
+  const { values } = parsing('status', Object.keys(STATUS_OPTIONS), () => parseArgs({ args, options: STATUS_OPTIONS, tokens: true }));
   const t = targetOf(values);
+  if (values.svg === '') usageError('--svg needs a file name');
   needRoot();
+  if (values.svg !== undefined) return writeStatusSvg(t, values.svg, io);
   const { cluster, pods } = loadLab(t, 'status');
   const matrixFile = join(t.stateDir, 'matrix.json');
   const last = existsSync(matrixFile) ? (JSON.parse(readFileSync(matrixFile, 'utf8')) as { at: string; cells: Reachability[] }) : { at: 'never', cells: [] };
@@ -670,9 +617,12 @@ export const LAB_COMMANDS: Record<string, (args: string[], io: LabIO) => Promise
   check: labCheck,
   status: labStatus,
   exec: labExec,
+  path: labPath,
   doctor: labDoctorCommand,
   break: labBreak,
   heal: labHeal,
+  pod: labPod,
+  ui: labUi,
   down: labDown,
 };
 

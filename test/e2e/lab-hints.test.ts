@@ -82,7 +82,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     assert.equal(r.status, 0, what);
     const sub = command.slice(lab.invocation.length + 1);
     const [n1, n2] = lab.nodes as [Built['nodes'][0], Built['nodes'][0]];
-    const [, p2] = lab.pods as [Built['pods'][0], Built['pods'][0]];
+    const [p1, p2] = lab.pods as [Built['pods'][0], Built['pods'][0]];
     const tunnel = lab.backend === 'vxlan' && !lab.directRouting;
     if (sub === 'exec node1 -- ip route') {
       if (lab.backend === 'udp') {
@@ -118,6 +118,8 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       assert.ok(r.stdout.includes(`FLANNEL_SUBNET=${n1.firstIP}/24`), what);
     } else if (sub === `exec node1-pod1 -- ping -c 3 ${p2.ip}`) {
       assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/, what);
+    } else if (sub === 'path node1-pod1 node2-pod1') {
+      assertPath(lab, r.stdout, what, p1, p2);
     } else if (sub === 'exec node1 -- conntrack -L') {
       assert.ok(r.stdout.includes(`dst=${p2.ip}`), what);
     } else if (sub === 'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets') {
@@ -146,6 +148,50 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     return sub;
   }
 
+  /** A hop of `lab path` as printed: number, where, step, ok or BREAKS, summary. */
+  const pathHops = (out: string): Array<{ at: string; step: string; ok: boolean; summary: string }> =>
+    [...out.matchAll(/^ *\d+ {2}(\S+) +(.+?) +(ok|BREAKS) {2,}(.*)$/gm)].map((m) => ({ at: m[1] as string, step: m[2] as string, ok: m[3] === 'ok', summary: m[4] as string }));
+
+  /** `lab path node1-pod1 node2-pod1` on a healthy lab: every hop of its backend, each with its real object. */
+  function assertPath(lab: Built, out: string, what: string, p1: Built['pods'][0], p2: Built['pods'][0]): void {
+    const [, n2] = lab.nodes as [Built['nodes'][0], Built['nodes'][0]];
+    const tunnel = lab.backend === 'vxlan' && !lab.directRouting;
+    const udp = lab.backend === 'udp';
+    const peerObject = tunnel ? ['node1 flannel.1', 'node1 FDB'] : udp ? ['node1 flannel0'] : ['node1 eth0'];
+    const expected = [
+      'node1-pod1 pod eth0', 'node1 veth', 'node1 cni0', 'node1 route', 'node1 FORWARD', 'node1 POSTROUTING', ...peerObject, 'underlay underlay',
+      ...(tunnel || udp ? ['node2 INPUT'] : []), 'node2 route', 'node2 FORWARD', 'node2 cni0', 'node2 veth', 'node2-pod1 pod eth0',
+    ];
+    const hops = pathHops(out);
+    assert.deepEqual(hops.map((h) => `${h.at} ${h.step}`), expected, what);
+    assert.ok(hops.every((h) => h.ok), what);
+    const summary = (at: string, step: string): string => hops.find((h) => h.at === at && h.step === step)?.summary ?? '';
+    assert.equal(summary('node1-pod1', 'pod eth0'), `node1-pod1 sends it out of eth0 to its gateway ${lab.nodes[0]?.firstIP}`, what);
+    if (tunnel) {
+      const vtep = n2.firstIP.replace(/\.1$/, '.0');
+      assert.equal(summary('node1', 'route'), `node1 routes it into flannel.1 towards ${vtep}, node2's VTEP address (onlink): VXLAN`, what);
+      assert.ok(out.includes(`$ ip neigh show ${vtep} dev flannel.1\n`) && out.includes(`${vtep} lladdr ${n2.mac} PERMANENT`), what);
+      assert.ok(out.includes(`$ bridge fdb show dev flannel.1\n`) && out.includes(`${n2.mac} dst 192.168.50.12 self permanent`), what);
+      assert.equal(summary('underlay', 'underlay'), 'VXLAN: the pod packet inside UDP 8472, from node1 (192.168.50.11) to node2 (192.168.50.12) out of eth0', what);
+      assert.equal(summary('node2', 'INPUT'), 'node2 takes the UDP 8472 from 192.168.50.11 in: -P INPUT ACCEPT', what);
+    } else if (udp) {
+      assert.match(summary('node1', 'route'), /^node1 routes it into flannel0: flanneld's TUN device/, what);
+      assert.ok(out.includes(`$ etcdctl --endpoints=http://192.168.50.2:2379 get /coreos.com/network/subnets/${n2.subnet.replace('/', '-')}\n`), what);
+      assert.equal(summary('underlay', 'underlay'), "flanneld's UDP encapsulation: the pod packet inside UDP 8285, from node1 (192.168.50.11) to node2 (192.168.50.12) out of eth0", what);
+    } else {
+      assert.equal(summary('node1', 'route'), `node1 routes ${n2.subnet} via 192.168.50.12 (node2) out of eth0: a host route, no tunnel`, what);
+      assert.ok(out.includes('$ ip neigh show 192.168.50.12 dev eth0\n'), what);
+      assert.equal(summary('underlay', 'underlay'), 'plain routed IP: the pod packet itself, from node1 (192.168.50.11) to node2 (192.168.50.12) out of eth0', what);
+    }
+    assert.ok(out.includes(`$ ip route get ${p2.ip} from ${p1.ip} iif cni0\n`), what);
+    assert.ok(out.includes(lab.nftables ? '$ nft list chain ip flannel-ipv4 forward; iptables -S FORWARD\n' : '$ iptables -S FORWARD; iptables -S FLANNEL-FWD\n'), what);
+    assert.match(summary('node1', 'FORWARD'), lab.nftables ? /^node1 forwards it: nft flannel-ipv4 forward: ip saddr 10\.244\.0\.0\/16 accept; iptables FORWARD: -P FORWARD ACCEPT$/ : /^node1 forwards it: iptables FORWARD: -A FORWARD -j FLANNEL-FWD → -A FLANNEL-FWD -s 10\.244\.0\.0\/16 -j ACCEPT$/, what);
+    assert.ok(summary('node1', 'POSTROUTING').startsWith(`not masqueraded, pod to pod keeps ${p1.ip}: `), what);
+    assert.equal(summary('node2', 'route'), `node2 takes it from ${tunnel ? 'flannel.1' : udp ? 'flannel0' : 'eth0'} and routes it to cni0, node2-pod1's bridge`, what);
+    assert.equal(summary('node2-pod1', 'pod eth0'), `node2-pod1 holds ${p2.ip} on eth0: delivered`, what);
+    assert.ok(out.endsWith(`\npath complete: node1-pod1 reaches node2-pod1 in ${expected.length} hops\n`), what);
+  }
+
   function runAll(lab: Built, except: string[] = []): string[] {
     const ran: string[] = [];
     for (const h of lab.hints) {
@@ -162,7 +208,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
     const up = shell(`${CLI} lab up --name ${a} --nodes 2 --pods 1`);
     assert.equal(up.status, 0, up.stdout + up.stderr);
     const built = parseUp(up.stdout, { name: a, stateDir: `/run/flannel-ts/lab/${a}`, invocation: `${CLI} lab --name ${a}`, backend: 'vxlan', directRouting: false, nftables: false });
-    const ran = runAll(built);
+    const ran = runAll(built, ['down']);
     assert.deepEqual(ran, [
       'exec node1 -- ip route',
       'exec node1 -- bridge fdb show dev flannel.1',
@@ -172,13 +218,69 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       'exec node1 -- cat /run/flannel/subnet.env',
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
+      'path node1-pod1 node2-pod1',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',
       'doctor',
       'break --list',
       'check',
       'status',
-      'down',
     ]);
+    const inv = built.invocation;
+    const [p1, p2] = built.pods as [Built['pods'][0], Built['pods'][0]];
+
+    // Two pods on one node: the bridge carries the frame, no route, no tunnel.
+    const added = shell(`${inv} pod add node1`);
+    assert.equal(added.status, 0, added.stdout + added.stderr);
+    try {
+      const extra = /^added (node1-pod\d+) on node1 with IP (\S+) /.exec(added.stdout);
+      assert.ok(extra, added.stdout);
+      const same = shell(`${inv} path node1-pod1 ${extra[1]}`);
+      assert.equal(same.status, 0, same.stdout + same.stderr);
+      const bridged = sh('ip', ['netns', 'exec', `${a}-n1`, 'sysctl', '-n', 'net.bridge.bridge-nf-call-iptables']).trim() === '1';
+      assert.deepEqual(
+        pathHops(same.stdout).map((h) => `${h.at} ${h.step} ${h.ok}`),
+        ['node1-pod1 pod eth0 true', 'node1 veth true', 'node1 cni0 true', ...(bridged ? ['node1 FORWARD true'] : []), 'node1 veth true', `${extra[1]} pod eth0 true`],
+        same.stdout,
+      );
+      assert.ok(same.stdout.includes(`${extra[2]} is on node1-pod1's own subnet: out of eth0 straight to ${extra[1]}`), same.stdout);
+      assert.match(same.stdout, /\n +\$ bridge fdb show br cni0 brport veth\w+\n/, same.stdout);
+      assert.ok(same.stdout.endsWith(`\npath complete: node1-pod1 reaches ${extra[1]} in ${bridged ? 6 : 5} hops\n`), same.stdout);
+    } finally {
+      const extra = /^added (node1-pod\d+) /.exec(added.stdout)?.[1];
+      if (extra) assert.equal(shell(`${inv} pod delete ${extra}`).status, 0);
+    }
+
+    // A fault: node1 loses its route to node2's subnet; the path breaks at node1's routing decision.
+    const broke = shell(`${inv} break peer-route-missing node1`);
+    assert.equal(broke.status, 0, broke.stdout + broke.stderr);
+    try {
+      const r = shell(`${inv} path node1-pod1 node2-pod1`);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      const n2 = built.nodes[1] as Built['nodes'][0];
+      assert.ok(
+        r.stdout.endsWith(`\npath broken at hop 4 (node1, route): no route of the fabric for ${n2.subnet}: only the default route via 192.168.50.1 matches, so it would leave for the lab's gateway; "${inv} doctor node1" checks that node\n`),
+        r.stdout,
+      );
+      const json = shell(`${inv} path node1-pod1 node2-pod1 --json`);
+      assert.equal(json.status, 1, json.stderr);
+      const path = JSON.parse(json.stdout) as { complete: boolean; hops: Array<{ at: string; step: string; command: string; object: string; ok: boolean }> };
+      assert.equal(path.complete, false);
+      assert.deepEqual(path.hops.map((h) => h.ok), [true, true, true, false]);
+      assert.deepEqual(path.hops.at(-1), {
+        at: 'node1',
+        step: 'route',
+        summary: `no route of the fabric for ${n2.subnet}: only the default route via 192.168.50.1 matches, so it would leave for the lab's gateway`,
+        command: `ip route get ${p2.ip} from ${p1.ip} iif cni0`,
+        object: `${p2.ip} from ${p1.ip} via 192.168.50.1 dev eth0\n    cache iif cni0`,
+        ok: false,
+      });
+    } finally {
+      const healed = shell(`${inv} heal`);
+      assert.equal(healed.status, 0, healed.stdout + healed.stderr);
+    }
+    const again = shell(`${inv} path node1-pod1 node2-pod1`);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+    assert.equal(runHint(built, built.hints.at(-1) ?? ''), 'down');
   });
 
   it('host-gw + nftables with --name/--state-dir before the subcommand; lab up again: same options re-probes, other options refuse, --replace (as hinted) rebuilds', () => {
@@ -193,6 +295,7 @@ describe('flannel-ts lab: every printed hint works as printed', { skip }, () => 
       'exec node1 -- cat /run/flannel/subnet.env',
       `exec node1-pod1 -- ping -c 3 ${built.pods[1]?.ip}`,
       'exec node1 -- conntrack -L',
+      'path node1-pod1 node2-pod1',
       'exec etcd -- etcdctl get --prefix --keys-only /coreos.com/network/subnets',
       'doctor',
       'break --list',

@@ -154,6 +154,16 @@ describe('wireguard backend (userspace, wireguard-go) in a 3-node lab', { skip }
       assert.equal(run.status, 0, `${h}\n${run.stdout}\n${run.stderr}`);
       if (h === wgHint) assert.equal((run.stdout.match(/^peer: /gm) ?? []).length, 2, run.stdout);
       if (h.endsWith('cat /run/flannel/subnet.env')) assert.match(run.stdout, /^FLANNEL_MTU=1420$/m);
+      if (h.endsWith(' path node1-pod1 node2-pod1')) {
+        const [n1, n2] = [node(1), node(2)];
+        assert.match(run.stdout, /^ +\d+ {2}node1 +route +ok {2,}node1 routes it into flannel-wg: WireGuard, one route for the whole network: the peer is picked by its allowed ips$/m, run.stdout);
+        assert.match(run.stdout, new RegExp(`^ +\\d+ {2}node1 +flannel-wg +ok {2,}WireGuard peer \\S+… holds ${subnetOf(n2)}; its endpoint is ${n2.underlayIP}:51820$`, 'm'), run.stdout);
+        assert.ok(run.stdout.includes(`$ wg show flannel-wg\n`) && run.stdout.includes(`endpoint: ${n2.underlayIP}:51820\n`), run.stdout);
+        assert.ok(!run.stdout.includes(`endpoint: ${node(3).underlayIP}:51820`), 'only the peer that carries the packet is shown');
+        assert.ok(run.stdout.includes(`WireGuard: the pod packet inside UDP 51820, from node1 (${n1.underlayIP}) to node2 (${n2.underlayIP}) out of eth0`), run.stdout);
+        assert.match(run.stdout, /^ +\d+ {2}node2 +route +ok {2,}node2 takes it from flannel-wg and routes it to cni0, node2-pod1's bridge$/m, run.stdout);
+        assert.match(run.stdout, /\npath complete: node1-pod1 reaches node2-pod1 in 14 hops\n$/, run.stdout);
+      }
     }
   });
 
@@ -189,6 +199,9 @@ describe('wireguard backend (userspace, wireguard-go) in a 3-node lab', { skip }
         assert.match(probe?.saw ?? '', new RegExp(`via ${n2}: overlay .* no answer, underlay ${n2} \\(eth0\\) ok .*: UDP 51820 blocked on the path`), JSON.stringify(fails));
       }
       assert.deepEqual([...new Set(fails.map((r) => `${r.node} ${r.id}`))].sort(), ['node1 connectivity.peers', 'node2 connectivity.peers', 'node2 firewall.input-port', 'node3 connectivity.peers']);
+      const path = lab(['--name', name, '--state-dir', stateDir, 'path', 'node1-pod1', 'node2-pod1']);
+      assert.equal(path.status, 1, `${path.stdout}\n${path.stderr}`);
+      assert.match(path.stdout, new RegExp(`\\npath broken at hop 9 \\(node2, INPUT\\): node2 drops the UDP 51820 from ${node(1).underlayIP.replaceAll('.', '\\.')} in INPUT: -A INPUT -p udp -m udp --dport 51820 -j DROP; "[^"]+ doctor node2" checks that node\\n$`), path.stdout);
     } finally {
       const healed = lab(['--name', name, '--state-dir', stateDir, 'heal']);
       assert.equal(healed.status, 0, healed.stderr);

@@ -1,0 +1,119 @@
+/**
+ * @module lab/ui/snapshot
+ * Reads the lab as it is now into a LabSnapshot: its options and pods from the state directory,
+ * each node's subnet.env, flanneld and faults, and how each node reaches every other node's pods
+ * from the node's own routing table (one `ip -j route` per node, so a 100-node lab stays cheap).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { Cidr } from '../../ip/index.ts';
+import { parseSubnetEnv } from '../../subnetenv/index.ts';
+import { labBackend } from '../backends.ts';
+import { UNDERLAY, nodeMachine, type Cluster, type LabNode } from '../cluster.ts';
+import { injectedOn } from '../faults.ts';
+import type { LabPod } from '../lab-pods.ts';
+import { decideLink, parseAllowedIps, type JsonRoute } from './links.ts';
+import type { LabSnapshot, SnapshotDoctor, SnapshotLink, SnapshotMatrix, SnapshotNode } from './snapshot-types.ts';
+
+const MatrixFileSchema = z.object({
+  at: z.string(),
+  cells: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean(), tcp: z.boolean() })),
+});
+
+/** The matrix `lab up`/`lab check` probed last (matrix.json), or an empty one. */
+export function readMatrix(stateDir: string): SnapshotMatrix {
+  const file = join(stateDir, 'matrix.json');
+  if (!existsSync(file)) return { at: null, cells: [] };
+  const parsed = MatrixFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  return parsed.success ? parsed.data : { at: null, cells: [] };
+}
+
+function subnetOf(node: LabNode): { subnet?: string; mtu?: number } {
+  if (!existsSync(node.subnetFile)) return {};
+  try {
+    const text = readFileSync(node.subnetFile, 'utf8');
+    const env = parseSubnetEnv(text, node.subnetFile);
+    const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(text)?.[1];
+    return { ...(subnet ? { subnet } : {}), ...(env.subnet ? { mtu: env.mtu } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+function routesOf(node: LabNode): JsonRoute[] {
+  try {
+    return nodeMachine(node).ns.ipJson<JsonRoute[]>(['-4', 'route', 'show', 'table', 'main']);
+  } catch {
+    return [];
+  }
+}
+
+function wireguardPeersOf(node: LabNode): ReturnType<typeof parseAllowedIps> {
+  try {
+    return parseAllowedIps(nodeMachine(node).exec('wg', ['show', 'flannel-wg', 'allowed-ips']));
+  } catch {
+    return [];
+  }
+}
+
+export interface SnapshotOptions {
+  readonly doctor?: SnapshotDoctor | null;
+}
+
+export function readSnapshot(cluster: Cluster, pods: readonly LabPod[], o: SnapshotOptions = {}): LabSnapshot {
+  const nc = cluster.spec.netconf as { Network?: string; EnableNFTables?: boolean; Backend?: { Type?: string; DirectRouting?: boolean } };
+  const backendType = nc.Backend?.Type ?? 'vxlan';
+  const backend = labBackend(backendType);
+  const nodes: SnapshotNode[] = cluster.nodes.map((node) => {
+    let faults: string[];
+    try {
+      faults = injectedOn(node).map((i) => i.fault);
+    } catch {
+      faults = [];
+    }
+    return {
+      name: node.name,
+      ns: node.ns,
+      underlayIP: node.underlayIP,
+      ...subnetOf(node),
+      identity: { title: backend?.identity.title ?? 'TUNNEL', value: backend?.identity.read(nodeMachine(node)) ?? '-' },
+      flanneld: cluster.flanneldPid(node) === undefined ? 'stopped' : 'running',
+      faults,
+    };
+  });
+  const links: SnapshotLink[] = [];
+  for (const node of cluster.nodes) {
+    const routes = routesOf(node);
+    const wireguardPeers = backendType === 'wireguard' ? wireguardPeersOf(node) : undefined;
+    for (const peer of nodes) {
+      if (peer.name === node.name || !peer.subnet) continue;
+      const subnet = Cidr.parse(peer.subnet);
+      links.push(decideLink({ from: node.name, to: peer.name, subnet, peerUnderlayIP: peer.underlayIP, routes, ...(wireguardPeers ? { wireguardPeers } : {}) }));
+    }
+  }
+  return {
+    lab: {
+      name: cluster.spec.prefix,
+      backend: backendType,
+      directRouting: nc.Backend?.DirectRouting === true,
+      nftables: nc.EnableNFTables === true,
+      network: nc.Network ?? '',
+      etcd: cluster.etcdEndpoints,
+      underlay: `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`,
+      stateDir: cluster.spec.stateDir,
+    },
+    nodes,
+    pods: pods.map((p) => ({ name: p.name, node: p.node, ns: p.ns, ip: p.ip })),
+    links,
+    matrix: readMatrix(cluster.spec.stateDir),
+    doctor: o.doctor ?? null,
+    takenAt: new Date().toISOString(),
+  };
+}
+
+/** What differs between two snapshots, ignoring when they were taken: the page re-renders only then. */
+export function sameLab(a: LabSnapshot, b: LabSnapshot): boolean {
+  const strip = (s: LabSnapshot): string => JSON.stringify({ ...s, takenAt: '' });
+  return strip(a) === strip(b);
+}
