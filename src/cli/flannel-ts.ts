@@ -47,7 +47,7 @@ const configCheck: Command = {
 };
 
 const lab: Command = {
-  usage: 'lab [--name NAME] <up|check|status|exec|path|doctor|break|heal|pod|ui|down> [options]',
+  usage: 'lab [--name NAME] <up|check|status|exec|path|doctor|break|heal|node|pod|ui|down> [options]',
   summary: 'a flannel cluster in network namespaces on this machine (lab --help for the options)',
   async run(args) {
     try {

@@ -13,11 +13,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Cidr, subnetKey } from '../ip/index.ts';
 import { startLabEtcd, labEtcdctl } from './etcd.ts';
 import { Machine, Netns, attachToSwitch, createSwitch, killProcessesIn, sh } from './netns.ts';
 
 export const UNDERLAY = { prefix: 24, gateway: '192.168.50.1', etcd: '192.168.50.2', node: (i: number) => `192.168.50.${10 + i}` };
 export const ETCD_PREFIX = '/coreos.com/network';
+/** The highest node number the underlay has an address for (192.168.50.(10+N), below the broadcast). */
+export const MAX_NODE_INDEX = 244;
 
 export interface ClusterSpec {
   prefix: string;
@@ -28,6 +31,8 @@ export interface ClusterSpec {
   /** Use an existing etcd instead of starting one (it must be reachable from the node namespaces). */
   etcdEndpoints?: string[];
   extraFlanneldArgs?: string[];
+  /** Nodes taken out with removeNode: their numbers are never given again, so names stay unique. */
+  removed?: number[];
   progress?: (msg: string) => void;
 }
 
@@ -94,12 +99,13 @@ export class Cluster {
     this.etcdEndpoints = etcdEndpoints;
     this.switchNs = `${spec.prefix}-sw`;
     this.controlNs = `${spec.prefix}-cp`;
-    this.nodes = Array.from({ length: spec.nodes }, (_, k) => {
-      const index = k + 1;
-      const dir = join(spec.stateDir, `node${index}`);
-      const runDir = join(dir, 'run');
-      return { index, name: `node${index}`, ns: `${spec.prefix}-n${index}`, underlayIP: UNDERLAY.node(index), dir, runDir, subnetFile: join(runDir, 'flannel', 'subnet.env'), logFile: join(dir, 'flanneld.log') };
-    });
+    this.nodes = Array.from({ length: spec.nodes }, (_, k) => this.nodeAt(k + 1)).filter((n) => !spec.removed?.includes(n.index));
+  }
+
+  private nodeAt(index: number): LabNode {
+    const dir = join(this.spec.stateDir, `node${index}`);
+    const runDir = join(dir, 'run');
+    return { index, name: `node${index}`, ns: `${this.spec.prefix}-n${index}`, underlayIP: UNDERLAY.node(index), dir, runDir, subnetFile: join(runDir, 'flannel', 'subnet.env'), logFile: join(dir, 'flanneld.log') };
   }
 
   private progress(msg: string): void {
@@ -131,21 +137,73 @@ export class Cluster {
       attachToSwitch({ switchNs: sw, bridge: 'br0', ns: cp, ifname: 'eth0', cidr: `${UNDERLAY.etcd}/${UNDERLAY.prefix}`, peerName: 'v-cp' });
       await startLabEtcd({ ns: cp.name, ip: UNDERLAY.etcd, stateDir: spec.stateDir });
     }
-    for (const node of cluster.nodes) {
-      cluster.progress(`creating ${node.name} (${node.ns}) at ${node.underlayIP}`);
-      mkdirSync(node.dir, { recursive: true });
-      const ns = Netns.create(node.ns);
-      cluster.saveState();
-      attachToSwitch({ switchNs: sw, bridge: 'br0', ns, ifname: 'eth0', cidr: `${node.underlayIP}/${UNDERLAY.prefix}`, peerName: `v-n${node.index}` });
-      ns.exec('ip', ['route', 'add', 'default', 'via', UNDERLAY.gateway, 'dev', 'eth0']);
-      ns.sysctl('net.ipv4.ip_forward', '1');
-      ns.sysctl('net.ipv6.conf.all.forwarding', '1');
-    }
+    for (const node of cluster.nodes) cluster.createMachine(node);
     cluster.progress(`writing the network config to ${ETCD_PREFIX}/config: ${JSON.stringify(spec.netconf)}`);
     cluster.etcdctl(['put', `${ETCD_PREFIX}/config`, JSON.stringify(spec.netconf)]);
     for (const node of cluster.nodes) cluster.startFlanneld(node);
     await Promise.all(cluster.nodes.map((n) => cluster.waitReady(n)));
     return cluster;
+  }
+
+  /** The node's namespace on the switch, as a machine plugged into the underlay: eth0, default route, forwarding on. */
+  private createMachine(node: LabNode): void {
+    this.progress(`creating ${node.name} (${node.ns}) at ${node.underlayIP}`);
+    mkdirSync(node.dir, { recursive: true });
+    const ns = Netns.create(node.ns);
+    this.saveState();
+    attachToSwitch({ switchNs: new Netns(this.switchNs), bridge: 'br0', ns, ifname: 'eth0', cidr: `${node.underlayIP}/${UNDERLAY.prefix}`, peerName: `v-n${node.index}` });
+    ns.exec('ip', ['route', 'add', 'default', 'via', UNDERLAY.gateway, 'dev', 'eth0']);
+    ns.sysctl('net.ipv4.ip_forward', '1');
+    ns.sysctl('net.ipv6.conf.all.forwarding', '1');
+  }
+
+  /**
+   * A new machine joins the lab: the next node number, plugged into the switch, its flanneld
+   * started and ready. On failure nothing of it stays (its namespace, flanneld, lease, state).
+   */
+  async addNode(): Promise<LabNode> {
+    const index = this.spec.nodes + 1;
+    if (index > MAX_NODE_INDEX) throw new Error(`the lab's underlay has addresses for node numbers up to ${MAX_NODE_INDEX}; this lab has used them all`);
+    const node = this.nodeAt(index);
+    this.spec.nodes = index;
+    this.nodes.push(node);
+    try {
+      this.createMachine(node);
+      this.startFlanneld(node);
+      await this.waitReady(node);
+      return node;
+    } catch (err) {
+      await this.removeNode(node).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * The machine leaves the lab, as a node deleted from a cluster: flanneld stopped, its namespace
+   * gone, its lease deleted from etcd so the other nodes drop their routes to it. Its pods must
+   * have been deleted first (their namespaces hang off the node's).
+   */
+  async removeNode(node: LabNode): Promise<void> {
+    await this.stopFlanneld(node);
+    const lease = this.leaseKeyOf(node);
+    killProcessesIn(node.ns);
+    new Netns(node.ns).delete();
+    this.spec.removed = [...(this.spec.removed ?? []), node.index];
+    this.nodes.splice(this.nodes.indexOf(node), 1);
+    this.saveState();
+    // After the node left the list: with an outside etcd, etcdctl runs from the first node there is.
+    if (lease) this.etcdctl(['del', lease]);
+    rmSync(node.dir, { recursive: true, force: true });
+  }
+
+  /** The etcd key of the lease the node's flanneld holds (from its subnet.env), if it wrote one. */
+  private leaseKeyOf(node: LabNode): string | undefined {
+    try {
+      const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(readFileSync(node.subnetFile, 'utf8'))?.[1];
+      return subnet ? `${ETCD_PREFIX}/subnets/${subnetKey({ v4: Cidr.parse(subnet) })}` : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private saveState(): void {

@@ -85,3 +85,8 @@ export function loadLab(t: Target, sub: string): { cluster: Cluster; pods: LabPo
   }
   return { cluster: Cluster.load(t.stateDir), pods: loadPods(t.stateDir) };
 }
+
+/** The most nodes a lab holds (lab up --nodes, lab node add). */
+export const MAX_LAB_NODES = 20;
+/** The most pods lab up puts on each node. */
+export const MAX_PODS_PER_NODE_AT_UP = 20;

@@ -28,16 +28,26 @@ describe('lab command line', () => {
     for (const args of [['--help'], ['help'], ['--name', 'rel', '--help'], ['up', '--help'], ['--name', 'rel', 'exec', '-h']]) {
       const r = run(args);
       assert.equal(await r.result, 0, args.join(' '));
-      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|path\|doctor\|break\|heal\|pod\|ui\|down> \[options\]/);
+      assert.match(r.lines.join('\n'), /^Usage: node (--import tsx )?\S+ lab \[--name NAME\] \[--state-dir DIR\] <up\|check\|status\|exec\|path\|doctor\|break\|heal\|node\|pod\|ui\|down> \[options\]/);
       assert.match(r.lines.join('\n'), /--replace {12}if a lab of this name is up, remove it first and build this one/);
     }
     assert.equal(await run([]).result, 2);
   });
 
   it('names what is wrong with the command line', async () => {
-    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec, path, doctor, break, heal, pod, ui, down)');
-    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec, path, doctor, break, heal, pod, ui, down');
+    assert.equal(await usage(['--name', 'rel', 'frob']), 'unknown subcommand "frob" (choose up, check, status, exec, path, doctor, break, heal, node, pod, ui, down)');
+    assert.equal(await usage(['--name', 'rel']), 'name a subcommand after the options: up, check, status, exec, path, doctor, break, heal, node, pod, ui, down');
     assert.equal(await usage(['--name']), '--name needs a value');
+    assert.equal(await usage(['node', 'frob']), 'lab node needs "add [--pods N]" or "remove <node>", not "frob"');
+    assert.equal(await usage(['node', 'add', 'node5']), 'lab node add takes no node name: the new node gets the next number');
+    assert.equal(await usage(['node', 'remove']), 'lab node remove takes one node (e.g. lab node remove node3)');
+    assert.equal(await usage(['node', 'remove', 'node2', '--pods', '1']), '--pods goes with lab node add');
+    assert.equal(await usage(['node', 'add', '--pods', 'x']), '--pods must be a whole number from 0 to 20, got "x"');
+    assert.equal(await usage(['pod']), 'lab pod needs "add <node>" or "delete <pod>"');
+    assert.equal(await usage(['pod', 'add']), 'lab pod add takes one node (e.g. lab pod add node2)');
+    assert.equal(await usage(['ui', '--port', '70000']), '--port must be a TCP port from 0 to 65535 (0 picks a free one), got "70000"');
+    assert.equal(await usage(['status', '--svg=']), '--svg needs a file name');
+    assert.equal(await usage(['path', 'node1-pod1']), 'lab path takes two pods, the sender then the receiver (e.g. lab path node1-pod1 node2-pod1), not 1 (node1-pod1)');
     assert.equal(await usage(['--nodes', '2', 'up']), '--nodes before the subcommand: only --name and --state-dir go there; put it after the subcommand (e.g. "lab up --nodes")');
     assert.equal(await usage(['down', '--nodes', '3']), '"lab down" has no option --nodes (its options: --name, --state-dir)');
     assert.equal(await usage(['check', 'extra']), '"lab check" takes no argument "extra" (its options: --name, --state-dir)');

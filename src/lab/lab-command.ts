@@ -1,6 +1,6 @@
 /**
  * @module lab/lab-command
- * `flannel-ts lab up|check|status|exec|path|doctor|break|heal|pod|ui|down`: a flannel cluster in network
+ * `flannel-ts lab up|check|status|exec|path|doctor|break|heal|node|pod|ui|down`: a flannel cluster in network
  * namespaces on this machine, with pods created through the real CNI plugin, a pod-to-pod
  * connectivity matrix, doctor on every node, and faults to inject and heal for practice.
  * --name and --state-dir go before or after the subcommand; every command the lab prints for
@@ -16,10 +16,11 @@ import { Cidr } from '../ip/index.ts';
 import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
 import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
 import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, labHints, labInvocation, renderHints, shellWord } from './hints.ts';
+import { labNode } from './node-command.ts';
 import { labPod } from './pod-command.ts';
 import { DEFAULT_UI_PORT, labUi, writeStatusSvg } from './ui/ui-command.ts';
 import { labPath } from './ui/path-command.ts';
-import { GLOBAL, LabUsageError, loadLab, needRoot, nsList, parsing, targetOf, usageError, type LabIO, type Target } from './command-kit.ts';
+import { GLOBAL, LabUsageError, MAX_LAB_NODES, MAX_PODS_PER_NODE_AT_UP, loadLab, needRoot, nsList, parsing, targetOf, usageError, type LabIO, type Target } from './command-kit.ts';
 
 export { LabUsageError, type LabIO } from './command-kit.ts';
 import { addLabPod, deleteLabPod, loadPods, prepareCniPath, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
@@ -30,12 +31,12 @@ import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
 const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
 
 export function labHelp(cli: string = cliCommand()): string {
-  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|path|doctor|break|heal|pod|ui|down> [options]
+  return `Usage: ${cli} lab [--name NAME] [--state-dir DIR] <up|check|status|exec|path|doctor|break|heal|node|pod|ui|down> [options]
 
   lab up      build a cluster in network namespaces, print its nodes, pods and pod-to-pod
               connectivity matrix, doctor's summary of every node, and commands to try on it
               (exit 1 if a pod pair fails)
-      --nodes N            nodes, 1-20 (default 3)      --pods N          pods per node, 0-20 (default 2)
+      --nodes N            nodes, 1-${MAX_LAB_NODES} (default 3)      --pods N          pods per node, 0-${MAX_PODS_PER_NODE_AT_UP} (default 2)
       --backend TYPE       ${LAB_BACKENDS.map((b) => b.type).join(' | ')} (default vxlan)
       --direct-routing     vxlan DirectRouting          --nftables        nftables instead of iptables
       --network CIDR       cluster network (default 10.244.0.0/16; not in the underlay ${UNDERLAY_CIDR})
@@ -69,6 +70,9 @@ export function labHelp(cli: string = cliCommand()): string {
               the faults, each in one line, with the seed it comes from and the checks that find it
   lab heal [fault] [node]
               put back what lab break changed: that fault, or every fault injected (on that node)
+  lab node add [--pods N] | lab node remove <node>
+              a machine joins the lab (the next node number, its flanneld, N pods, default 1) or
+              leaves it (its pods deleted, flanneld stopped, its lease deleted from etcd)
   lab pod add <node> | lab pod delete <pod>
               schedule a pod on a node (through its CNI conf and bin dirs, as kubelet's runtime
               does), or remove one; "lab check" then probes the new matrix
@@ -198,8 +202,8 @@ export async function labUp(args: string[], io: LabIO): Promise<number> {
   const t = targetOf(values);
   const backend = values.backend ?? 'vxlan';
   const want: LabOptions = {
-    nodes: intOption(values.nodes, 'nodes', 1, 20, 3),
-    pods: intOption(values.pods, 'pods', 0, 20, 2),
+    nodes: intOption(values.nodes, 'nodes', 1, MAX_LAB_NODES, 3),
+    pods: intOption(values.pods, 'pods', 0, MAX_PODS_PER_NODE_AT_UP, 2),
     backend,
     directRouting: values['direct-routing'] === true,
     nftables: values.nftables === true,
@@ -621,6 +625,7 @@ export const LAB_COMMANDS: Record<string, (args: string[], io: LabIO) => Promise
   doctor: labDoctorCommand,
   break: labBreak,
   heal: labHeal,
+  node: labNode,
   pod: labPod,
   ui: labUi,
   down: labDown,

@@ -17,6 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Cluster } from '../../src/lab/cluster.ts';
 import { uniquePrefix } from '../../src/lab/netns.ts';
 import { skipUnlessPrivileged } from '../harness/privileges.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = skipUnlessPrivileged(['etcd', 'iptables', 'ping', 'curl', '/usr/lib/cni/bridge', CHROMIUM]);
@@ -156,7 +157,7 @@ describe('flannel-ts lab ui: the live picture in headless chromium', { skip, tim
     assert.ok(hops.some((h) => h.at === 'node2'), all);
   });
 
-  it('follows the lab: a fault shows on its node, its link and the path; a pod added and deleted shows and goes', async () => {
+  it('follows the lab: a fault shows on its node, its link and the path; a pod and a node added and removed show and go', async () => {
     labOk('break', 'peer-route-missing', 'node1');
     await waitInPage('node1 → node2 missing', String.raw`document.querySelector('#links td[data-from="node1"][data-to="node2"]')?.getAttribute('data-kind') === 'missing'`);
     await waitInPage('the fault on node1', String.raw`/peer-route-missing/.test(document.querySelector('#nodes tr[data-node="node1"]')?.textContent ?? '')`);
@@ -172,6 +173,17 @@ describe('flannel-ts lab ui: the live picture in headless chromium', { skip, tim
     await waitInPage('node3-pod2 in the table and the picture', String.raw`document.querySelector('#pods tr[data-pod="node3-pod2"]') !== null && document.querySelector('#topology svg g.pod[data-pod="node3-pod2"]') !== null`);
     assert.match(labOk('pod', 'delete', 'node3-pod2'), /^deleted node3-pod2 from node3/);
     await waitInPage('node3-pod2 gone', String.raw`document.querySelector('#pods tr[data-pod="node3-pod2"]') === null && document.querySelector('#topology svg g.pod[data-pod="node3-pod2"]') === null`);
+
+    const added = labOk('node', 'add', '--pods', '1');
+    const m = /^added node4 \(\S+\) at 192\.168\.50\.14 with FLANNEL_SUBNET 10\.244\.(\d+)\.1\/24 and node4-pod1 10\.244\.\d+\.\d+; /.exec(added);
+    assert.ok(m, added);
+    const node4Subnet = `10.244.${m[1]}.0/24`;
+    await waitInPage('node4, its pod and its tunnels', String.raw`document.querySelector('#nodes tr[data-node="node4"]') !== null && document.querySelector('#topology svg g.node[data-node="node4"]') !== null && document.querySelector('#topology svg g.pod[data-pod="node4-pod1"]') !== null && document.querySelectorAll('#links td[data-kind="tunnel"]').length === 12`);
+    const toNode4 = labOk('exec', 'node1', '--', 'ip', 'route').split('\n').find((l) => l.startsWith(`${node4Subnet} `));
+    assert.match(toNode4 ?? '(none)', / dev flannel\.1 onlink/, `node1's route to node4's ${node4Subnet}`);
+    assert.match(labOk('node', 'remove', 'node4'), /^removed node4 and its pods node4-pod1: flanneld stopped, namespace deleted, lease deleted from etcd/);
+    await waitInPage('node4 gone', String.raw`document.querySelector('#nodes tr[data-node="node4"]') === null && document.querySelector('#topology svg g.node[data-node="node4"]') === null && document.querySelectorAll('#links td[data-kind]').length === 6`);
+    await waitFor('node1 to drop its route to node4', () => !labOk('exec', 'node1', '--', 'ip', 'route').includes(node4Subnet), 60_000, 500);
     assert.deepEqual(consoleErrors, []);
   });
 
