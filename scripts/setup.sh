@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 for pair in etcd:etcd-server etcdctl:etcd-client ip:iproute2 bridge:iproute2 iptables:iptables nft:nftables \
-            conntrack:conntrack ping:iputils-ping curl:curl iperf3:iperf3 ethtool:ethtool tcpdump:tcpdump \
+            conntrack:conntrack ping:iputils-ping fping:fping curl:curl iperf3:iperf3 ethtool:ethtool tcpdump:tcpdump \
             /usr/lib/cni/bridge:containernetworking-plugins wg:wireguard-tools wireguard-go:wireguard-go \
             g++:g++ make:make python3:python3 prometheus:prometheus chromium:chromium; do
   bin=${pair%%:*}; pkg=${pair#*:}

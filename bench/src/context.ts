@@ -11,8 +11,8 @@ export type ControlPlaneBackend = (typeof CONTROL_PLANE_BACKENDS)[number];
 export function isControlPlaneBackend(b: Backend): b is ControlPlaneBackend {
   return (CONTROL_PLANE_BACKENDS as readonly string[]).includes(b);
 }
-export type Section = 'convergence' | 'latency' | 'resources' | 'cni' | 'throughput';
-export const SECTIONS: readonly Section[] = ['convergence', 'latency', 'resources', 'cni', 'throughput'];
+export type Section = 'convergence' | 'latency' | 'resources' | 'cni' | 'throughput' | 'lab';
+export const SECTIONS: readonly Section[] = ['convergence', 'latency', 'resources', 'cni', 'throughput', 'lab'];
 
 export interface BenchOptions {
   /** The quick variant the test suite runs: tiny N, one iteration, 1 s iperf3. */
@@ -21,6 +21,8 @@ export interface BenchOptions {
   readonly sections: ReadonlySet<Section>;
   /** Peer counts for convergence (the largest is also where memory is sampled). */
   readonly sizes: readonly number[];
+  /** Node counts of the lab-scale rows (`lab up --nodes N --pods 1`). */
+  readonly labSizes: readonly number[];
   /** Runs per size, ours and floor alternating; medians are reported. */
   readonly iterations: number;
   /** Single-lease latency: at this N, this many events (vxlan). */

@@ -19,6 +19,7 @@ import type { CniResult } from './cni.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
 import { evaluateTargets, renderMarkdown, type BenchReport } from './report.ts';
 import { runDataPlane, type ThroughputRow } from './throughput.ts';
+import { runLabScale } from './lab-scale.ts';
 
 export const DEFAULT_OUT = join(ROOT, 'bench/results');
 
@@ -27,6 +28,7 @@ export const FULL: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   backends: BACKENDS,
   sections: new Set(SECTIONS),
   sizes: [100, 1000, 5000],
+  labSizes: [20, 50, 100],
   iterations: 3,
   latencyAt: 1000,
   latencyEvents: 200,
@@ -43,6 +45,7 @@ export const SMOKE: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
   ...FULL,
   smoke: true,
   sizes: [50],
+  labSizes: [2],
   iterations: 1,
   latencyAt: 50,
   latencyEvents: 10,
@@ -56,6 +59,7 @@ export const SMOKE: Omit<BenchOptions, 'outDir' | 'cpuProfDir'> = {
 const USAGE = `usage: npm run bench -- [options]
   --smoke                 quick variant (N = 50, one iteration, iperf3 -t 1, 5 pods); what the test suite runs
   --sizes=100,1000,5000   peer counts for convergence (memory is sampled at the largest)
+  --lab-sizes=20,50,100   node counts of the lab rows (lab up --nodes N --pods 1 with the CLI in dist/)
   --iterations=3          convergence runs per size (ours and floor alternate; medians reported)
   --sections=LIST         any of ${SECTIONS.join(',')} (default: all)
   --backends=LIST         any of ${BACKENDS.join(',')} (default: all); convergence, latency and
@@ -92,6 +96,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       help: { type: 'boolean', short: 'h' },
       smoke: { type: 'boolean' },
       sizes: { type: 'string' },
+      'lab-sizes': { type: 'string' },
       iterations: { type: 'string' },
       sections: { type: 'string' },
       backends: { type: 'string' },
@@ -113,10 +118,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   const base = v.smoke ? SMOKE : FULL;
   const sizes = v.sizes?.split(',').map((s) => int(s.trim(), 'sizes') as number);
   if (sizes && (sizes.length === 0 || sizes.some((n) => n < 1))) throw new Error('--sizes: give positive peer counts, e.g. 100,1000,5000');
+  const labSizes = v['lab-sizes']?.split(',').map((s) => int(s.trim(), 'lab-sizes') as number);
+  if (labSizes && (labSizes.length === 0 || labSizes.some((n) => n < 1 || n > 100))) throw new Error('--lab-sizes: give node counts from 1 to 100, e.g. 20,50,100');
   const build = list(v.build, ['build', 'dist', 'source'] as const, 'build')?.[0];
   return {
     ...base,
     ...(sizes ? { sizes } : {}),
+    ...(labSizes ? { labSizes } : {}),
     iterations: Math.max(1, int(v.iterations, 'iterations') ?? base.iterations),
     sections: new Set(list<Section>(v.sections, SECTIONS, 'sections') ?? base.sections),
     backends: list<Backend>(v.backends, BACKENDS, 'backends') ?? base.backends,
@@ -198,6 +206,7 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
       if (r.throughput) throughput.push(r.throughput);
       if (r.cni) cni = r.cni;
     }
+    const labScale = s.has('lab') ? await runLabScale(ctx, options.labSizes) : [];
     const profiles: ProfileSummary[] = [];
     if (options.cpuProfDir) {
       const files = readdirSync(options.cpuProfDir).filter((f) => f.startsWith('flanneld-') && f.endsWith('.cpuprofile')).sort();
@@ -214,6 +223,7 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
       controlPlane,
       ...(cni ? { cni } : {}),
       throughput,
+      labScale,
     };
     const report: BenchReport = {
       schema: 1,

@@ -59,6 +59,12 @@ function userRoutes(ipam: JsonObject | undefined): JsonObject[] {
   });
 }
 
+/** Whether one of `routes` goes to `network`. */
+function routesTo(routes: readonly JsonObject[], network: Cidr): boolean {
+  for (const r of routes) if (typeof r.dst === 'string' && Cidr.tryParse(r.dst)?.equals(network)) return true;
+  return false;
+}
+
 /** host-local IPAM for the node's subnet(s): the user's top-level `ipam` keys kept, ranges and routes set. */
 export function buildIpam(userIpam: JsonObject | undefined, env: SubnetEnv): JsonObject {
   const ipam: JsonObject = { ...(userIpam ?? {}) };
@@ -69,9 +75,8 @@ export function buildIpam(userIpam: JsonObject | undefined, env: SubnetEnv): Jso
   ipam.ranges = ranges;
   const routes = userRoutes(userIpam);
   for (const nw of [env.network, env.ipv6Network]) {
-    if (!nw) continue;
     // A user route to the same network would make the delegate add one route twice (EEXIST).
-    if (!routes.some((r) => typeof r.dst === 'string' && Cidr.tryParse(r.dst)?.equals(nw))) routes.push({ dst: nw.toString() });
+    if (nw && !routesTo(routes, nw)) routes.push({ dst: nw.toString() });
   }
   ipam.routes = routes;
   return ipam;

@@ -43,7 +43,8 @@ export function parseCniEnv(env: EnvSource): CniEnv {
     throw new CniError(CniCode.InvalidEnvironment, `unknown CNI_COMMAND: ${clip(command, 64)}`, `supported commands: ${COMMANDS.join(', ')}`);
   }
   const cmd = command as CniCommand;
-  const missing = REQUIRED.filter(([name, cmds]) => cmds.has(cmd) && (env[name] ?? '') === '').map(([name]) => name);
+  const missing: string[] = [];
+  for (const [name, cmds] of REQUIRED) if (cmds.has(cmd) && (env[name] ?? '') === '') missing.push(name);
   if (missing.length > 0) throw new CniError(CniCode.InvalidEnvironment, `required env variables [${missing.join(',')}] missing`);
   const parsed: CniEnv = {
     command: cmd,
@@ -62,6 +63,18 @@ export function parseCniEnv(env: EnvSource): CniEnv {
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/**
+ * Whether `text` is made of ASCII letters and digits only: a container ID or interface name the
+ * runtime's usual (hex, `eth0`) is then accepted without compiling and running a regular
+ * expression, ~0.1 ms of a compiled plugin's start; anything else goes through the full rule.
+ */
+function isAlnumOnly(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!isAlnum(text.charCodeAt(i))) return false;
+  return true;
+}
+
 /**
  * The spec's container ID: an alphanumeric, then alphanumerics, `_`, `.` or `-` (code 4,
  * "invalid characters in containerID", as libcni). The spec and libcni set no length, but the ID
@@ -70,7 +83,7 @@ const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  */
 export function validateContainerId(id: string): void {
   if (id === '') throw new CniError(CniCode.UnknownContainer, 'missing containerID');
-  if (!CONTAINER_ID.test(id)) throw new CniError(CniCode.InvalidEnvironment, 'invalid characters in containerID', clip(id));
+  if (!(isAlnumOnly(id) || CONTAINER_ID.test(id))) throw new CniError(CniCode.InvalidEnvironment, 'invalid characters in containerID', clip(id));
   if (id.length > CONTAINER_ID_LIMIT) {
     throw new CniError(
       CniCode.InvalidEnvironment,
@@ -88,5 +101,5 @@ export function validateInterfaceName(name: string): void {
     throw new CniError(CniCode.InvalidEnvironment, 'interface name is too long', `interface name should be less than ${IFNAME_LIMIT + 1} characters; "${clip(name, 64)}" has ${bytes} bytes`);
   }
   if (name === '.' || name === '..') throw new CniError(CniCode.InvalidEnvironment, 'interface name is . or ..');
-  if (/[/:\s]/u.test(name)) throw new CniError(CniCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters', name);
+  if (!isAlnumOnly(name) && /[/:\s]/u.test(name)) throw new CniError(CniCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters', name);
 }

@@ -4,6 +4,8 @@
  * CNI_* environment, the result (or a CNI error) on stdout. The delegate's stderr goes straight
  * to ours, so the runtime's log shows it.
  */
+// First, so that in the compiled plugin stdin is being read while the other modules load.
+import './sys/stdin-prefetch.ts';
 import { CniCode, CniError } from './cni-error.ts';
 import type { EnvSource } from './env.ts';
 import { clip } from './limits.ts';
@@ -15,7 +17,9 @@ export const MISSING_PLUGIN_HINT =
   'upstream: the containernetworking/plugins release in /opt/cni/bin). See flannel-io/flannel#1847.';
 
 export function cniPathDirs(cniPath: string): string[] {
-  return cniPath.split(':').filter((d) => d !== '');
+  const dirs: string[] = [];
+  for (const d of cniPath.split(':')) if (d !== '') dirs.push(d);
+  return dirs;
 }
 
 /** The first executable `type` in CNI_PATH, or undefined. `type` is a file name, never a path. */
@@ -85,15 +89,15 @@ export function canLetPluginAnswer(): boolean {
 
 /**
  * Runs a plugin with `stdinFile` as its input and our stdout/stderr as its own: its result or
- * CNI error reaches the runtime untouched, without a copy through us. Resolves to its exit status;
+ * CNI error reaches the runtime untouched, without a copy through us. Returns its exit status;
  * throws the runPlugin errors when it cannot be started or dies without an answer.
  */
-export async function runPluginAnswering(run: PluginRun, stdinFile: string): Promise<number> {
+export function runPluginAnswering(run: PluginRun, stdinFile: string): number {
   const runWith = sys().runWithOurOutput;
   if (!runWith) throw new CniError(CniCode.Internal, 'this runtime cannot hand its output to a plugin');
   let end;
   try {
-    end = await runWith(run.path, stdinFile, plainEnv(run));
+    end = runWith(run.path, stdinFile, plainEnv(run));
   } catch (err) {
     throw spawnFailure(run, asErrno(err));
   }

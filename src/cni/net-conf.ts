@@ -65,7 +65,8 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
  * differently): the engine's own words go to `details`.
  */
 export function decodeJson(stdin: string): JsonObject {
-  if (/^[ \t\n\r]*$/.test(stdin)) {
+  // A configuration starts with `{`: the regular expression only runs for what does not.
+  if (stdin.charCodeAt(0) !== 0x7b && /^[ \t\n\r]*$/.test(stdin)) {
     throw new CniError(CniCode.DecodingFailure, `${DECODE}: stdin is empty`, 'the runtime passes the network configuration (a JSON object) on stdin');
   }
   if (nestsDeeperThan(stdin, JSON_DEPTH_LIMIT)) {

@@ -4,7 +4,7 @@
  * ADD, passing the previous result as prevResult; in reverse order for DEL. The lab uses it so its
  * pods are created exactly as kubelet would create them, through the shipped conflist.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export interface ConfList {
   cniVersion: string;
@@ -32,7 +32,8 @@ export class CniError extends Error {
   }
 }
 
-function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL' | 'CHECK', inv: CniInvocation, prevResult?: unknown): unknown {
+/** How the runtime runs one plugin: in the node's namespace, the first executable of that name on CNI_PATH. */
+function pluginCall(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL' | 'CHECK', inv: CniInvocation, prevResult?: unknown): { argv: string[]; input: string; env: NodeJS.ProcessEnv } {
   const conf = { cniVersion: list.cniVersion, name: list.name, ...plugin, ...(prevResult ? { prevResult } : {}) };
   const bin = inv.cniPath.split(':').map((d) => `${d}/${plugin.type}`);
   const env = {
@@ -43,12 +44,12 @@ function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command:
     CNI_IFNAME: inv.ifName,
     CNI_PATH: inv.cniPath,
   };
-  const r = spawnSync('ip', ['netns', 'exec', inv.hostNetns, 'sh', '-c', 'for p in "$@"; do [ -x "$p" ] && exec "$p"; done; echo "{\\"code\\":999,\\"msg\\":\\"plugin not found in CNI_PATH\\"}"; exit 1', 'find-plugin', ...bin], {
-    input: JSON.stringify(conf),
-    env,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const argv = ['ip', 'netns', 'exec', inv.hostNetns, 'sh', '-c', 'for p in "$@"; do [ -x "$p" ] && exec "$p"; done; echo "{\\"code\\":999,\\"msg\\":\\"plugin not found in CNI_PATH\\"}"; exit 1', 'find-plugin', ...bin];
+  return { argv, input: JSON.stringify(conf), env };
+}
+
+/** The plugin's result (or the previous one when it prints nothing), or a CniError from its exit status and output. */
+function pluginOutcome(plugin: ConfList['plugins'][number], command: string, r: { status: number | null; stdout: string; stderr: string }, prevResult?: unknown): unknown {
   if (r.status !== 0) {
     let msg = r.stdout.trim() || r.stderr.trim() || `exit ${r.status}`;
     let code: number | undefined;
@@ -62,6 +63,39 @@ function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command:
     throw new CniError(plugin.type, code, `CNI ${command} failed in plugin "${plugin.type}"${code ? ` [code ${code}]` : ''}: ${msg}`);
   }
   return r.stdout.trim() === '' ? prevResult : (JSON.parse(r.stdout) as unknown);
+}
+
+function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL' | 'CHECK', inv: CniInvocation, prevResult?: unknown): unknown {
+  const { argv: [cmd = 'ip', ...args], input, env } = pluginCall(list, plugin, command, inv, prevResult);
+  const r = spawnSync(cmd, args, { input, env, encoding: 'utf8', timeout: 30_000 });
+  return pluginOutcome(plugin, command, r, prevResult);
+}
+
+function runPluginAsync(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL', inv: CniInvocation, prevResult?: unknown): Promise<unknown> {
+  const { argv: [cmd = 'ip', ...args], input, env } = pluginCall(list, plugin, command, inv, prevResult);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      try {
+        resolve(pluginOutcome(plugin, command, { status, stdout, stderr }, prevResult));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** cniAdd without blocking: pods of different nodes are created side by side. */
+export async function cniAddAsync(list: ConfList, inv: CniInvocation): Promise<unknown> {
+  let result: unknown;
+  for (const plugin of list.plugins) result = await runPluginAsync(list, plugin, 'ADD', inv, result);
+  return result;
 }
 
 export function cniAdd(list: ConfList, inv: CniInvocation): unknown {

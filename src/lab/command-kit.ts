@@ -87,6 +87,6 @@ export function loadLab(t: Target, sub: string): { cluster: Cluster; pods: LabPo
 }
 
 /** The most nodes a lab holds (lab up --nodes, lab node add). */
-export const MAX_LAB_NODES = 20;
+export const MAX_LAB_NODES = 100;
 /** The most pods lab up puts on each node. */
 export const MAX_PODS_PER_NODE_AT_UP = 20;

@@ -55,7 +55,7 @@ describe('lab command line', () => {
     assert.equal(await usage(['up', '--nftables=yes']), '--nftables takes no value');
     assert.equal(await usage(['--name', '../etc', 'down']), '--name "../etc" is not a lab name: use 1-32 letters, digits, "_", "." or "-", starting with a letter or digit');
     assert.equal(await usage(['--name', 'x-n1', 'down']), '--name "x-n1" looks like one of another lab\'s namespaces ("-nN", "-sw", "-cp" name them); pick another name');
-    assert.equal(await usage(['up', '--nodes', '0']), '--nodes must be a whole number from 1 to 20, got "0"');
+    assert.equal(await usage(['up', '--nodes', '0']), '--nodes must be a whole number from 1 to 100, got "0"');
     assert.equal(await usage(['up', '--backend', 'vxlna']), '--backend "vxlna" is not available in the lab (choose vxlan, host-gw, wireguard, udp, ipip, extension)');
     assert.equal(await usage(['up', '--backend', 'host-gw', '--direct-routing']), '--direct-routing only applies to --backend vxlan or ipip');
     assert.equal(await usage(['up', '--network', '192.168.0.0/16']), "--network 192.168.0.0/16 overlaps the lab's underlay 192.168.50.0/24, where its nodes' eth0 are; pick another range (default 10.244.0.0/16)");

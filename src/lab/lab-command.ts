@@ -14,7 +14,8 @@ import { parseNetworkConfig } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { Cidr } from '../ip/index.ts';
 import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
-import { allReachable, probeMatrix, renderMatrix, type Reachability } from './connectivity.ts';
+import { allReachable, renderProbeReport, type ProbeReport } from './connectivity.ts';
+import { lastReport, probeWhat, verifyLab } from './verify.ts';
 import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, labHints, labInvocation, renderHints, shellWord } from './hints.ts';
 import { labNode } from './node-command.ts';
 import { labPod } from './pod-command.ts';
@@ -23,7 +24,8 @@ import { labPath } from './ui/path-command.ts';
 import { GLOBAL, LabUsageError, MAX_LAB_NODES, MAX_PODS_PER_NODE_AT_UP, loadLab, needRoot, nsList, parsing, targetOf, usageError, type LabIO, type Target } from './command-kit.ts';
 
 export { LabUsageError, type LabIO } from './command-kit.ts';
-import { addLabPod, deleteLabPod, loadPods, prepareCniPath, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
+import { addLabPodAsync, loadPods, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
+import { mapLimit } from './fanout.ts';
 import { FAULTS, breakFault, faultById, healFaults, injectedOn, renderFaultList } from './faults.ts';
 import { failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
 import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
@@ -290,23 +292,10 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
     await step(io, "preparing each node's CNI conf and bin dirs (its /run/cni/net.d and /run/cni/bin)", 'run bash scripts/setup.sh: it builds the plugin and installs containernetworking-plugins', () => {
       for (const node of cluster.nodes) prepareNodeCni(node);
     });
-    const pods: LabPod[] = [];
-    for (const node of cluster.nodes) {
-      for (let k = 1; k <= options.pods; k++) {
-        const pod = await step(
-          io,
-          `creating pod ${node.name}-pod${k} through the CNI plugin (flannel → bridge + host-local, portmap)`,
-          `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})${keepOnFailure ? '' : '; --keep-on-failure keeps them'}`,
-          () => addLabPod(cluster, node, k),
-        );
-        pods.push(pod);
-        savePods(t.stateDir, pods);
-      }
-    }
+    const pods = await createPods(t, cluster, options.pods, keepOnFailure, io);
     writeRecord(t.stateDir, { options, complete: true });
-    const cells = await step(io, `probing ${pods.length * (pods.length - 1)} pod pairs over ICMP and TCP`, 'a probe process could not run', () => probeMatrix(pods));
-    writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-    io.progress(`[lab] running doctor on ${n} node${n === 1 ? '' : 's'}`);
+    const cells = await step(io, `probing ${probeWhat(pods, cluster.nodes.length)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
+    io.progress(`[lab] running doctor on ${doctorSample(cluster.nodes).length === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctorSample(cluster.nodes).length} of ${n} nodes`}`);
     return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
   } catch (err) {
     cleanup();
@@ -314,28 +303,68 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
   }
 }
 
+/** How many pods are created at once (each is a CNI ADD chain and an echo server starting). */
+const PARALLEL_PODS = 6;
+
+/**
+ * `perNode` pods on every node through its CNI conf and bin dirs, several at a time; one line per
+ * pod in a small lab, a running count in a big one.
+ */
+async function createPods(t: Target, cluster: Cluster, perNode: number, keepOnFailure: boolean, io: LabIO): Promise<LabPod[]> {
+  const wanted = cluster.nodes.flatMap((node) => Array.from({ length: perNode }, (_, i) => ({ node, k: i + 1 })));
+  if (wanted.length === 0) return [];
+  const many = wanted.length > 12;
+  if (many) io.progress(`[lab] creating ${wanted.length} pods through the CNI plugin (flannel → bridge + host-local, portmap), ${PARALLEL_PODS} at a time`);
+  let done = 0;
+  const step10 = Math.max(1, Math.round(wanted.length / 10));
+  const pods = await mapLimit(wanted, PARALLEL_PODS, ({ node, k }) =>
+    step(
+      many ? { out: io.out, progress: () => undefined } : io,
+      `creating pod ${node.name}-pod${k} through the CNI plugin (flannel → bridge + host-local, portmap)`,
+      `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})${keepOnFailure ? '' : '; --keep-on-failure keeps them'}`,
+      async () => {
+        const pod = await addLabPodAsync(node, k);
+        if (many && (++done % step10 === 0 || done === wanted.length)) io.progress(`[lab]   pods created: ${done}/${wanted.length}`);
+        return pod;
+      },
+    ),
+  );
+  savePods(t.stateDir, pods);
+  return pods;
+}
+
 /** `lab up` on a lab that is up with the same options: probe it again and print it. */
 async function reprobe(t: Target, io: LabIO): Promise<number> {
   const { cluster, pods } = loadLab(t, 'up');
-  const cells = probeMatrix(pods);
-  writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
+  const cells = await verifyLab(cluster, pods, io.progress);
   return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
 }
 
 /** Doctor's summary line over every node, for under the matrix; what went wrong when it could not run. */
 async function doctorLine(t: Target, cluster: Cluster): Promise<string> {
   const lab = labInvocation(t);
+  const nodes = doctorSample(cluster.nodes);
+  const sampled = nodes.length < cluster.nodes.length ? ` (on ${nodes.length} of ${cluster.nodes.length} nodes: ${nodes.map((n) => n.name).join(', ')}; "${lab} doctor" runs it on all)` : '';
   try {
-    const r = await runLabDoctor(cluster, cluster.nodes);
+    const r = await runLabDoctor(cluster, nodes);
     const failed = failures(r);
-    return `${summaryLine(r.summary)}${failed.length ? ` (${failed.join(', ')}; details: "${lab} doctor")` : ''}`;
+    return `${summaryLine(r.summary)}${failed.length ? ` (${failed.join(', ')}; details: "${lab} doctor")` : ''}${sampled}`;
   } catch (err) {
     return `doctor: could not run (${describeError(err).split('\n')[0]})`;
   }
 }
 
+/** Doctor at lab up runs on every node of a small lab; on a big one, on this many spread over it (each run is a process reading the whole node). */
+const DOCTOR_AT_UP_NODES = 10;
+
+function doctorSample(nodes: readonly LabNode[]): LabNode[] {
+  if (nodes.length <= DOCTOR_AT_UP_NODES) return [...nodes];
+  const k = 5;
+  return Array.from({ length: k }, (_, i) => nodes[Math.round((i * (nodes.length - 1)) / (k - 1))] as LabNode);
+}
+
 /** The lab, its matrix, doctor's summary and the commands to try; exit 1 if a pair fails. */
-function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[], doctor: string, io: LabIO): number {
+function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: ProbeReport, doctor: string, io: LabIO): number {
   const lab = labInvocation(t);
   io.out(describeLab(cluster, pods, cells));
   io.out(doctor);
@@ -393,7 +422,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('').trimEnd()).join('\n');
 }
 
-function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: readonly Reachability[]): string {
+function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: ProbeReport | undefined): string {
   const nc = cluster.spec.netconf as { Network: string; EnableNFTables: boolean; Backend: { Type: string; DirectRouting?: boolean } };
   const backend = labBackend(nc.Backend.Type);
   return [
@@ -404,7 +433,7 @@ function describeLab(cluster: Cluster, pods: readonly LabPod[], cells: readonly 
     '',
     pods.length ? table([['POD', 'NODE', 'NAMESPACE', 'IP'], ...pods.map((p) => [p.name, p.node, p.ns, p.ip])]) : '(no pods)',
     '',
-    pods.length > 1 ? renderMatrix(pods, cells) : '(fewer than two pods: no matrix)',
+    cells ? renderProbeReport(pods, cells) : '(not probed yet)',
   ].join('\n');
 }
 
@@ -413,9 +442,8 @@ export async function labCheck(args: string[], io: LabIO): Promise<number> {
   const t = targetOf(values);
   needRoot();
   const { cluster, pods } = loadLab(t, 'check');
-  const cells = probeMatrix(pods);
-  writeFileSync(join(t.stateDir, 'matrix.json'), JSON.stringify({ at: new Date().toISOString(), cells }, null, 2));
-  io.out(pods.length > 1 ? renderMatrix(pods, cells) : '(fewer than two pods: no matrix)');
+  const cells = await verifyLab(cluster, pods, io.progress);
+  io.out(renderProbeReport(pods, cells));
   const stopped = stoppedNodes(cluster);
   if (stopped) io.out(stopped);
   return allReachable(cells) ? 0 : 1;
@@ -430,10 +458,9 @@ export async function labStatus(args: string[], io: LabIO): Promise<number> {
   needRoot();
   if (values.svg !== undefined) return writeStatusSvg(t, values.svg, io);
   const { cluster, pods } = loadLab(t, 'status');
-  const matrixFile = join(t.stateDir, 'matrix.json');
-  const last = existsSync(matrixFile) ? (JSON.parse(readFileSync(matrixFile, 'utf8')) as { at: string; cells: Reachability[] }) : { at: 'never', cells: [] };
-  io.out(describeLab(cluster, pods, last.cells));
-  io.out(`(matrix from ${last.at}; "${labInvocation(t)} check" probes again)`);
+  const last = lastReport(t.stateDir);
+  io.out(describeLab(cluster, pods, last));
+  io.out(`(checked at ${last?.at ?? 'never'}; "${labInvocation(t)} check" probes again)`);
   const stopped = stoppedNodes(cluster);
   if (stopped) io.out(stopped);
   const faults = injectedFaults(cluster);
@@ -583,21 +610,8 @@ export async function labDown(args: string[], io: LabIO): Promise<number> {
   const t = targetOf(values);
   needRoot();
   const found = existsSync(join(t.stateDir, 'lab.json')) ? t.stateDir : (Cluster.findStateDir(t.name) ?? t.stateDir);
-  if (existsSync(join(found, 'lab.json'))) {
-    try {
-      const cluster = Cluster.load(found);
-      const cniPath = prepareCniPath(found);
-      for (const pod of loadPods(found)) {
-        try {
-          deleteLabPod(cluster.node(pod.node), pod, cniPath);
-        } catch (err) {
-          io.progress(`[lab] CNI DEL of ${pod.name} failed (removing its namespace anyway): ${describeError(err)}`);
-        }
-      }
-    } catch (err) {
-      io.progress(`[lab] could not read the lab state (${describeError(err)}); removing by name`);
-    }
-  }
+  // No CNI DEL per pod: all it would undo (veths, host-local's leases, saved delegate files, portmap's
+  // rules) lives in the lab's namespaces and state directory, which go as a whole.
   const hadState = existsSync(found) || existsSync(t.stateDir);
   const log = (m: string): void => io.progress(`[lab] ${m}`);
   const removed = Cluster.down(t.name, found, log);

@@ -10,9 +10,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, LabNode } from './cluster.ts';
-import { cniAdd, cniDel, type ConfList } from './cni-runtime.ts';
+import { cniAdd, cniAddAsync, cniDel, type ConfList } from './cni-runtime.ts';
 import { Netns } from './netns.ts';
-import { startEchoServer } from './probe.ts';
+import { startEchoServer, startEchoServerAsync } from './probe.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SHIPPED_CONFLIST = join(ROOT, 'deploy/cni/10-flannel.conflist');
@@ -159,6 +159,18 @@ export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: 
   const containerId = `lab-${name}`;
   const result = cniAdd(list, { containerId, netnsPath: `/var/run/netns/${ns}`, ifName: 'eth0', cniPath: path, hostNetns: node.ns });
   startEchoServer(ns);
+  return { name, node: node.name, ns, ip: resultIp(result), containerId };
+}
+
+/** addLabPod (through the node's runtime config) without blocking, for creating many pods side by side. */
+export async function addLabPodAsync(node: LabNode, k: number): Promise<LabPod> {
+  const name = `${node.name}-pod${k}`;
+  const ns = `${node.ns}-p${k}`;
+  const list = nodeRuntimeConfList(node).list;
+  Netns.create(ns);
+  const containerId = `lab-${name}`;
+  const result = await cniAddAsync(list, { containerId, netnsPath: `/var/run/netns/${ns}`, ifName: 'eth0', cniPath: nodeCniDirs(node).outside.binDir, hostNetns: node.ns });
+  await startEchoServerAsync(ns);
   return { name, node: node.name, ns, ip: resultIp(result), containerId };
 }
 

@@ -5,8 +5,11 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** Where `ip netns` keeps its namespaces' bind mounts. */
+const NETNS_DIR = '/run/netns';
 
 export function uniquePrefix(base = 'flt'): string {
   return `${base}${randomBytes(3).toString('hex')}`;
@@ -134,6 +137,50 @@ export class Machine {
   }
 }
 
+/**
+ * Removes many namespaces at once: one pass over /proc kills every process in any of them (a
+ * process's /proc/PID/ns/net names the namespace's inode, which `stat` of its bind mount in
+ * /run/netns gives), then one `ip -batch` deletes them all. For a 100-node lab this is a second,
+ * where a kill and a delete per namespace took minutes.
+ */
+export function removeNamespaces(names: readonly string[]): void {
+  if (names.length === 0) return;
+  for (const pid of pidsIn(names)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* exited */
+    }
+  }
+  try {
+    sh('ip', ['-force', '-batch', '-'], names.map((n) => `netns delete ${n}\n`).join(''));
+  } catch {
+    /* some were gone already: -force went on with the others */
+  }
+}
+
+/** Every process whose network namespace is one of `names`, from one pass over /proc. */
+export function pidsIn(names: readonly string[]): number[] {
+  const inodes = new Set<string>();
+  for (const n of names) {
+    try {
+      inodes.add(`net:[${statSync(join(NETNS_DIR, n)).ino}]`);
+    } catch {
+      /* already gone */
+    }
+  }
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (inodes.has(readlinkSync(`/proc/${pid}/ns/net`))) pids.push(Number(pid));
+    } catch {
+      /* exited, or not ours to read */
+    }
+  }
+  return pids;
+}
+
 /** Deletes every namespace whose name starts with `prefix`. */
 export function deleteNamespaces(prefix: string): void {
   const names = sh('ip', ['netns', 'list'])
@@ -155,9 +202,10 @@ export function deleteNamespaces(prefix: string): void {
  * node end `ifname` and `cidr` (e.g. "192.0.2.11/24"). The pair is created inside the switch
  * namespace, so the root namespace never sees it.
  */
-export function attachToSwitch(opts: { switchNs: Netns; bridge: string; ns: Netns; ifname: string; cidr: string; peerName: string; mtu?: number }): void {
+export function attachToSwitch(opts: { switchNs: Netns; bridge: string; ns: Netns; ifname: string; cidr: string; peerName: string; mtu?: number; mac?: string }): void {
   const { switchNs, bridge, ns, ifname, cidr, peerName } = opts;
   switchNs.exec('ip', ['link', 'add', peerName, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name]);
+  if (opts.mac) ns.exec('ip', ['link', 'set', ifname, 'address', opts.mac]);
   switchNs.exec('ip', ['link', 'set', peerName, 'master', bridge, 'up']);
   if (opts.mtu) {
     switchNs.exec('ip', ['link', 'set', peerName, 'mtu', String(opts.mtu)]);

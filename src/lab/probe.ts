@@ -4,6 +4,7 @@
  * 7000 (node itself, so nothing beyond Node and iputils is needed).
  */
 import type { ChildProcess } from 'node:child_process';
+import { runIn } from './fanout.ts';
 import { nsExec, nsSpawn } from './netns.ts';
 
 export const ECHO_PORT = 7000;
@@ -24,6 +25,19 @@ export function startEchoServer(ns: string, timeoutMs = 15_000): ChildProcess {
     pause(25);
   }
   return child;
+}
+
+/** startEchoServer without blocking: many pods' servers start side by side. */
+export async function startEchoServerAsync(ns: string, timeoutMs = 30_000): Promise<ChildProcess> {
+  const child = nsSpawn(ns, process.execPath, ['-e', ECHO_SERVER], { stdio: 'ignore', detached: true });
+  child.unref();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await runIn(ns, ['ss', '-Hltn', `sport = :${ECHO_PORT}`], 10_000);
+    if (r.stdout.trim() !== '') return child;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the TCP echo server in ${ns} did not start listening on port ${ECHO_PORT}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** One TCP exchange from `ns` to `ip`:7000; returns what came back (throws on failure). */

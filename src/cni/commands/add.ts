@@ -27,5 +27,5 @@ export async function cmdAdd(ctx: CommandContext): Promise<CommandResult> {
   const run = { path: plugin, command: 'ADD', stdin: saved.bytes, env: ctx.rawEnv };
   if (!ctx.delegateMayAnswer) return runPlugin(run);
   // The compiled plugin lets the delegate read the saved file and answer the runtime directly.
-  return { delegateAnswered: true, exitCode: await runPluginAnswering(run, saved.path) };
+  return { delegateAnswered: true, exitCode: runPluginAnswering(run, saved.path) };
 }

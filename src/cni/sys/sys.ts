@@ -17,6 +17,12 @@ export interface Sys {
    */
   readStdin(limit: number): Promise<string>;
   /**
+   * Starts reading stdin now, so that the read overlaps the rest of start-up; the next
+   * readStdin with the same limit returns this read. Only where reading is asynchronous (the
+   * compiled plugin); under node readStdin reads synchronously when it is called.
+   */
+  readonly prefetchStdin?: (limit: number) => void;
+  /**
    * A whole file as UTF-8, at most `limit` bytes (TOO_LARGE as for stdin: `/dev/zero` is refused
    * after limit + one chunk). A FIFO or socket is refused with NOT_REGULAR before it is opened
    * (opening a FIFO nobody writes to would block forever); with `regularOnly`, so is everything
@@ -39,10 +45,10 @@ export interface Sys {
   writeOut(fd: 1 | 2, text: string): Promise<void>;
   /**
    * Runs `path` with the file `stdinFile` as its stdin and our own stdout and stderr, so its
-   * result reaches our caller untouched; resolves when it ends. Absent where that is no cheaper
+   * result reaches our caller untouched; returns when it ends. Absent where that is no cheaper
    * than capturing the output (node).
    */
-  readonly runWithOurOutput?: (path: string, stdinFile: string, env: Record<string, string>) => Promise<ChildEnd>;
+  readonly runWithOurOutput?: (path: string, stdinFile: string, env: Record<string, string>) => ChildEnd;
 }
 
 export interface ChildEnd {

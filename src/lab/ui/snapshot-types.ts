@@ -3,7 +3,7 @@
  * The lab as `lab ui` and `lab status --svg` show it: plain data, read from the lab's state and
  * its nodes' kernels (snapshot.ts), rendered by the page and by the SVG writer.
  */
-import type { Reachability } from '../connectivity.ts';
+import type { NodeReachability, Reachability } from '../connectivity.ts';
 import type { LabDoctorReport } from '../lab-doctor.ts';
 
 export interface SnapshotNode {
@@ -47,7 +47,13 @@ export interface SnapshotLink {
 export interface SnapshotMatrix {
   /** When it was probed (ISO time), or null when never. */
   readonly at: string | null;
+  /** Every ordered pod pair ('all') or a sample of them ('sampled', in big labs). */
+  readonly mode: 'all' | 'sampled';
+  /** Ordered pod pairs there are. */
+  readonly total: number;
   readonly cells: readonly Reachability[];
+  /** Node to node (each node's cni0 address) over the fabric. */
+  readonly nodes: readonly NodeReachability[];
 }
 
 export interface SnapshotDoctor {

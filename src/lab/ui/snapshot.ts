@@ -5,28 +5,20 @@
  * from the node's own routing table (one `ip -j route` per node, so a 100-node lab stays cheap).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
 import { Cidr } from '../../ip/index.ts';
 import { parseSubnetEnv } from '../../subnetenv/index.ts';
 import { labBackend } from '../backends.ts';
 import { UNDERLAY, nodeMachine, type Cluster, type LabNode } from '../cluster.ts';
 import { injectedOn } from '../faults.ts';
 import type { LabPod } from '../lab-pods.ts';
+import { lastReport } from '../verify.ts';
 import { decideLink, parseAllowedIps, type JsonRoute } from './links.ts';
 import type { LabSnapshot, SnapshotDoctor, SnapshotLink, SnapshotMatrix, SnapshotNode } from './snapshot-types.ts';
 
-const MatrixFileSchema = z.object({
-  at: z.string(),
-  cells: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean(), tcp: z.boolean() })),
-});
-
-/** The matrix `lab up`/`lab check` probed last (matrix.json), or an empty one. */
+/** The last `lab up`/`lab check` (matrix.json), or an empty one. */
 export function readMatrix(stateDir: string): SnapshotMatrix {
-  const file = join(stateDir, 'matrix.json');
-  if (!existsSync(file)) return { at: null, cells: [] };
-  const parsed = MatrixFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  return parsed.success ? parsed.data : { at: null, cells: [] };
+  const r = lastReport(stateDir);
+  return r ? { at: r.at, mode: r.mode, total: r.total, cells: r.cells, nodes: r.nodes } : { at: null, mode: 'all', total: 0, cells: [], nodes: [] };
 }
 
 function subnetOf(node: LabNode): { subnet?: string; mtu?: number } {

@@ -77,7 +77,7 @@ function lab(spec: LabSpec): LabSnapshot {
     nodes,
     pods,
     links,
-    matrix: { at: null, cells: [] },
+    matrix: { at: null, mode: 'all', total: 0, cells: [], nodes: [] },
     doctor: null,
     takenAt: '2025-03-01T12:00:00.000Z',
   };

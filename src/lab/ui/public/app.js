@@ -61,17 +61,28 @@ function renderLinks(s) {
   table($('links'), ['from \\ to', ...s.nodes.map((n) => n.name)], rows);
 }
 
+/** Above this many pods the page lists the failing pairs instead of drawing the table. */
+const MATRIX_TABLE_PODS = 30;
+
 function renderMatrix(s) {
   const m = s.matrix;
   const ok = m.cells.filter((c) => c.icmp && c.tcp).length;
+  const nodesOk = m.nodes.filter((c) => c.icmp).length;
+  const what = m.mode === 'sampled' ? `a sample of ${m.cells.length} of the ${m.total} pod pairs, spread over the nodes` : 'every pod to every other pod';
   $('matrix-info').textContent = m.at
-    ? `Probed at ${time(m.at)} (ICMP and TCP from every pod to every other pod, as "lab check" does): ${ok}/${m.cells.length} pod pairs reachable.`
+    ? `Probed at ${time(m.at)} (ICMP and TCP, ${what}, as "lab check" does): ${ok}/${m.cells.length} pod pairs reachable; ${nodesOk}/${m.nodes.length} node pairs (each node to every other node's cni0).`
     : 'Not probed yet: "Probe again" runs lab check.';
+  if (s.pods.length > MATRIX_TABLE_PODS) {
+    const failed = m.cells.filter((c) => !(c.icmp && c.tcp));
+    table($('matrix'), ['from', 'to', 'ICMP', 'TCP'],
+      failed.map((c) => el('tr', {}, el('td', {}, c.from), el('td', {}, c.to), el('td', { class: c.icmp ? 'ok' : 'bad' }, c.icmp ? 'ok' : 'FAIL'), el('td', { class: c.tcp ? 'ok' : 'bad' }, c.tcp ? 'ok' : 'FAIL'))));
+    return;
+  }
   const rows = s.pods.map((a) =>
     el('tr', {}, el('th', {}, a.name), s.pods.map((b) => {
       if (a.name === b.name) return el('td', { class: 'self' }, '—');
       const c = m.cells.find((x) => x.from === a.name && x.to === b.name);
-      if (!c) return el('td', { class: 'unknown', 'data-from': a.name, 'data-to': b.name }, '?');
+      if (!c) return el('td', { class: 'unknown', 'data-from': a.name, 'data-to': b.name }, '·');
       const mark = (v) => (v ? 'ok' : 'FAIL');
       return el('td', { class: c.icmp && c.tcp ? 'ok' : 'bad', 'data-from': a.name, 'data-to': b.name, 'data-icmp': c.icmp, 'data-tcp': c.tcp }, `${mark(c.icmp)}/${mark(c.tcp)}`);
     })));
