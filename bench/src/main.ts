@@ -19,7 +19,7 @@ import type { CniResult } from './cni.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
 import { evaluateTargets, renderMarkdown, type BenchReport } from './report.ts';
 import { runDataPlane, type ThroughputRow } from './throughput.ts';
-import { runLabScale } from './lab-scale.ts';
+import { labScaleTargets, renderLabScale, runLabScale } from './lab-scale.ts';
 
 export const DEFAULT_OUT = join(ROOT, 'bench/results');
 
@@ -238,7 +238,7 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
       options: { ...rest, sections: [...sections] },
       ...base,
       profiles,
-      targets: evaluateTargets(base),
+      targets: [...evaluateTargets(base), ...(labScale.length ? labScaleTargets(labScale) : [])],
       notes: [
         ...(options.smoke ? ['Smoke run: sizes and durations are far too small for the targets to mean anything; it only proves the harness works.'] : []),
         ...(options.nodeFlags.length ? [`flanneld ran with extra node flags: ${options.nodeFlags.join(' ')}.`] : []),
@@ -249,7 +249,8 @@ export async function runBench(options: BenchOptions, progress: (msg: string) =>
     const jsonPath = join(options.outDir, 'latest.json');
     const mdPath = join(options.outDir, 'latest.md');
     writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(mdPath, `${renderMarkdown(report)}\n`);
+    const labRows = renderLabScale(labScale);
+    writeFileSync(mdPath, `${renderMarkdown(report)}\n${labRows.length ? `\n## Lab at scale (lab up --nodes N --pods 1)\n\n${labRows.join('\n')}\n` : ''}`);
     progress(`wrote ${jsonPath} and ${mdPath}`);
     return { report, jsonPath, mdPath };
   } finally {
