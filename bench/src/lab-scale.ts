@@ -122,14 +122,16 @@ export function renderLabScale(rows: readonly LabScaleRow[]): string[] {
 /** The issue's targets: 100 nodes built and verified within 120 s, every probed pair answering, within the machine's memory. */
 export function labScaleTargets(rows: readonly LabScaleRow[]): Array<{ id: string; what: string; measured: string; value: number | null; limit: string; pass: boolean | null }> {
   const big = rows.find((r) => r.nodes === 100);
+  // The target is about 100 nodes; a run without that row (--lab-sizes, the smoke run) has none.
+  if (!big) return [];
   return [
     {
       id: 'lab-100',
       what: 'lab up --nodes 100 --pods 1: built and verified',
-      measured: big ? `${big.upS.toFixed(1)} s, exit ${big.exitCode ?? '–'}, ${big.totalPssMiB.toFixed(0)} MiB` : 'not measured',
-      value: big ? big.upS : null,
+      measured: `${big.upS.toFixed(1)} s, exit ${big.exitCode ?? '–'}, ${big.totalPssMiB.toFixed(0)} MiB`,
+      value: big.upS,
       limit: '≤ 120 s, exit 0',
-      pass: big ? big.upS <= 120 && big.exitCode === 0 : null,
+      pass: big.upS <= 120 && big.exitCode === 0,
     },
   ];
 }

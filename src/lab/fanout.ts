@@ -43,8 +43,11 @@ export async function pingAll(ns: string, targets: readonly string[]): Promise<M
   return parseFping(r.stdout, targets);
 }
 
-/** The TCP prober: every exchange with the echo server (port ECHO_PORT) at once; prints "<ip> ok|fail" lines. */
-const TCP_PROBER = `
+/**
+ * The TCP prober: every exchange with the echo server (port ECHO_PORT) at once; prints "<ip> ok|fail"
+ * lines. A function, not a constant: probe.ts and this module import each other.
+ */
+const tcpProber = (): string => `
 const net = require('node:net');
 const targets = process.argv.slice(1);
 let left = targets.length;
@@ -74,7 +77,7 @@ export function parseTcpProbe(output: string, targets: readonly string[]): Map<s
 /** A TCP exchange from `ns` with every target's echo server at once (one Node process). */
 export async function tcpAll(ns: string, targets: readonly string[]): Promise<Map<string, boolean>> {
   if (targets.length === 0) return new Map();
-  const r = await runIn(ns, [process.execPath, '-e', TCP_PROBER, ...targets]);
+  const r = await runIn(ns, [process.execPath, '-e', tcpProber(), ...targets]);
   return parseTcpProbe(r.stdout, targets);
 }
 
