@@ -1,11 +1,12 @@
 /**
  * @module doctor/gather/health
- * flanneld's health endpoint (--healthz-ip/--healthz-port): GET /healthz and /readyz, 2 s each.
+ * flanneld's health endpoint (--healthz-ip/--healthz-port): GET /healthz and /readyz, 5 s each.
  */
 import { describeError } from '../../errors/index.ts';
 import type { FlanneldFacts, HttpProbe } from '../facts.ts';
 
-const TIMEOUT_MS = 2000;
+// Generous: a busy node (a big lab on 2 cores, a loaded CI machine) can take seconds to answer; 2 s made doctor call a live flanneld dead.
+const TIMEOUT_MS = 5000;
 const MAX_BODY = 2000;
 
 /** The address to ask: a wildcard listen address is asked on loopback. */
