@@ -1,8 +1,8 @@
 /**
  * @module lab/connectivity
  * What `lab up` and `lab check` verify:
- *  - the node mesh: every node pings every other node's cni0 address, so every node pair's route
- *    or tunnel carries traffic (one fping per node);
+ *  - the node mesh: every node with pods (so with a cni0) pings every other one's cni0 address, so
+ *    every node pair's route or tunnel carries traffic (one fping per node);
  *  - pod pairs, over ICMP and TCP: every ordered pair while the lab has at most FULL_MATRIX_PODS
  *    pods, otherwise a sample where every pod is a source and a target of SAMPLE_PER_POD pairs at
  *    spread-out distances in pod order (so across nodes). Each source pod probes all its targets

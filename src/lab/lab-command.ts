@@ -294,7 +294,7 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
     });
     const pods = await createPods(t, cluster, options.pods, keepOnFailure, io);
     writeRecord(t.stateDir, { options, complete: true });
-    const cells = await step(io, `probing ${probeWhat(pods, cluster.nodes.length)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
+    const cells = await step(io, `probing ${probeWhat(pods)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
     io.progress(`[lab] running doctor on ${doctorSample(cluster.nodes).length === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctorSample(cluster.nodes).length} of ${n} nodes`}`);
     return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
   } catch (err) {

@@ -21,16 +21,19 @@ function cni0Address(subnetFile: string): string | undefined {
   }
 }
 
-export function probeWhat(pods: readonly LabPod[], nodes: number): string {
+export function probeWhat(pods: readonly LabPod[]): string {
   const plan = planPodPairs(pods);
   const podPart = pods.length < 2 ? '' : plan.mode === 'all' ? `${plan.pairs.length} pod pairs` : `${plan.pairs.length} of ${plan.total} pod pairs (sampled)`;
-  const nodePart = nodes > 1 ? `${nodes * (nodes - 1)} node pairs` : '';
+  const withPods = new Set(pods.map((p) => p.node)).size;
+  const nodePart = withPods > 1 ? `${withPods * (withPods - 1)} node pairs` : '';
   return [podPart, nodePart].filter(Boolean).join(' and ') || 'nothing (one node, fewer than two pods)';
 }
 
 /** Probes the node mesh and the pod pairs, writes matrix.json, and returns what it found. */
 export async function verifyLab(cluster: Cluster, pods: readonly LabPod[], progress?: (line: string) => void): Promise<ProbeReport> {
-  const nodes = await probeNodeMesh(cluster.nodes.map((n) => ({ name: n.name, ns: n.ns, target: cni0Address(n.subnetFile) })));
+  // cni0 exists once the bridge plugin made it for a pod: a node without pods has nothing to answer there.
+  const withPods = cluster.nodes.filter((n) => pods.some((p) => p.node === n.name));
+  const nodes = withPods.length > 1 ? await probeNodeMesh(withPods.map((n) => ({ name: n.name, ns: n.ns, target: cni0Address(n.subnetFile) }))) : [];
   const plan = planPodPairs(pods);
   let last = 0;
   const cells = await probePods(plan, (done, of) => {
