@@ -65,6 +65,18 @@ export const NODE_SUBNET_FILE = '/run/flannel/subnet.env';
 /** Set in flanneld's environment: the lab it belongs to (how `findStateDir` finds a lab's state). */
 const LAB_ENV = 'FLANNEL_TS_LAB_STATE_DIR';
 
+/**
+ * FLANNEL_SUBNET of the node's subnet.env as flanneld wrote it (cni0's address with the subnet's
+ * prefix, e.g. 10.244.3.1/24), or undefined before it did.
+ */
+export function nodeSubnet(node: LabNode): string | undefined {
+  try {
+    return /^FLANNEL_SUBNET=(\S+)$/m.exec(readFileSync(node.subnetFile, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs commands on a lab node: in its network namespace with its own /run. */
 export function nodeMachine(node: LabNode): Machine {
   return new Machine(node.ns, node.runDir);
@@ -164,11 +176,9 @@ export class Cluster {
    * switch's ports, one per node for its eth0, route and sysctls), not ten commands per node.
    */
   private createMachines(nodes: readonly LabNode[]): void {
-    if (nodes.length <= 1) {
-      for (const node of nodes) this.createMachine(node);
-      return;
-    }
-    this.progress(`creating ${nodes.length} nodes (${nodes[0]?.ns} ... ${nodes.at(-1)?.ns}) at ${nodes[0]?.underlayIP} ... ${nodes.at(-1)?.underlayIP}`);
+    const [first, last] = [nodes[0], nodes.at(-1)];
+    if (!first || !last) return;
+    this.progress(first === last ? `creating ${first.name} (${first.ns}) at ${first.underlayIP}` : `creating ${nodes.length} nodes (${first.ns} ... ${last.ns}) at ${first.underlayIP} ... ${last.underlayIP}`);
     for (const node of nodes) mkdirSync(node.dir, { recursive: true });
     // Recorded before they exist, so lab down finds them whatever happens next.
     this.saveState();
@@ -219,18 +229,6 @@ export class Cluster {
     );
   }
 
-  /** The node's namespace on the switch, as a machine plugged into the underlay: eth0, default route, forwarding on. */
-  private createMachine(node: LabNode): void {
-    this.progress(`creating ${node.name} (${node.ns}) at ${node.underlayIP}`);
-    mkdirSync(node.dir, { recursive: true });
-    const ns = Netns.create(node.ns);
-    this.saveState();
-    attachToSwitch({ switchNs: new Netns(this.switchNs), bridge: 'br0', ns, ifname: 'eth0', cidr: `${node.underlayIP}/${UNDERLAY.prefix}`, peerName: `v-n${node.index}`, mac: underlayMac(node.underlayIP) });
-    ns.exec('ip', ['route', 'add', 'default', 'via', UNDERLAY.gateway, 'dev', 'eth0']);
-    ns.sysctl('net.ipv4.ip_forward', '1');
-    ns.sysctl('net.ipv6.conf.all.forwarding', '1');
-  }
-
   /**
    * A new machine joins the lab: the next node number, plugged into the switch, its flanneld
    * started and ready. On failure nothing of it stays (its namespace, flanneld, lease, state).
@@ -242,7 +240,7 @@ export class Cluster {
     this.spec.nodes = index;
     this.nodes.push(node);
     try {
-      this.createMachine(node);
+      this.createMachines([node]);
       this.pinNeighbours([node]);
       this.startFlanneld(node);
       await this.waitReady(node);
@@ -273,12 +271,8 @@ export class Cluster {
 
   /** The etcd key of the lease the node's flanneld holds (from its subnet.env), if it wrote one. */
   private leaseKeyOf(node: LabNode): string | undefined {
-    try {
-      const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(readFileSync(node.subnetFile, 'utf8'))?.[1];
-      return subnet ? `${ETCD_PREFIX}/subnets/${subnetKey({ v4: Cidr.parse(subnet) })}` : undefined;
-    } catch {
-      return undefined;
-    }
+    const subnet = nodeSubnet(node);
+    return subnet ? `${ETCD_PREFIX}/subnets/${subnetKey({ v4: Cidr.parse(subnet) })}` : undefined;
   }
 
   private saveState(): void {
@@ -375,7 +369,7 @@ export class Cluster {
       if (existsSync(node.subnetFile)) {
         const r = await runIn(node.ns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', 'http://127.0.0.1:10256/readyz'], 10_000);
         if (r.stdout.trim() === '200') {
-          if (sayEach) this.progress(`${node.name}: flanneld ready, ${readFileSync(node.subnetFile, 'utf8').split('\n').find((l) => l.startsWith('FLANNEL_SUBNET')) ?? ''}`);
+          if (sayEach) this.progress(`${node.name}: flanneld ready, FLANNEL_SUBNET=${nodeSubnet(node) ?? ''}`);
           return;
         }
       }

@@ -57,7 +57,11 @@ export function planPodPairs(pods: readonly LabPod[], full = FULL_MATRIX_PODS, p
 /** Probes the plan's pairs: per source pod one fping and one TCP prober for all its targets. */
 export async function probePods(plan: PodPlan, onSourceDone?: (done: number, of: number) => void): Promise<Reachability[]> {
   const bySource = new Map<LabPod, LabPod[]>();
-  for (const [a, b] of plan.pairs) bySource.set(a, [...(bySource.get(a) ?? []), b]);
+  for (const [a, b] of plan.pairs) {
+    const targets = bySource.get(a);
+    if (targets) targets.push(b);
+    else bySource.set(a, [b]);
+  }
   const sources = [...bySource];
   let done = 0;
   const results = await mapLimit(sources, PARALLEL_SOURCES, async ([a, targets]) => {

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { parseNetworkConfig } from '../config/index.ts';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { Cidr } from '../ip/index.ts';
-import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, type LabNode } from './cluster.ts';
+import { Cluster, ETCD_PREFIX, UNDERLAY, foreignStateEntries, labNamespaces, nodeMachine, nodeSubnet, type LabNode } from './cluster.ts';
 import { allReachable, renderProbeReport, type ProbeReport } from './connectivity.ts';
 import { lastReport, probeWhat, verifyLab } from './verify.ts';
 import { DEFAULT_LAB_NAME, LAB_STATE_ROOT, cliCommand, labHints, labInvocation, renderHints, shellWord } from './hints.ts';
@@ -295,7 +295,8 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
     const pods = await createPods(t, cluster, options.pods, keepOnFailure, io);
     writeRecord(t.stateDir, { options, complete: true });
     const cells = await step(io, `probing ${probeWhat(pods)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
-    io.progress(`[lab] running doctor on ${doctorSample(cluster.nodes).length === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctorSample(cluster.nodes).length} of ${n} nodes`}`);
+    const doctored = doctorSample(cluster.nodes).length;
+    io.progress(`[lab] running doctor on ${doctored === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctored} of ${n} nodes`}`);
     return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
   } catch (err) {
     cleanup();
@@ -382,8 +383,7 @@ function report(t: Target, cluster: Cluster, pods: readonly LabPod[], cells: Pro
 
 /** The node's pod subnet as a network (subnet.env holds the node's first address in it). */
 function subnetOf(node: LabNode): string | undefined {
-  const env = existsSync(node.subnetFile) ? readFileSync(node.subnetFile, 'utf8') : '';
-  const value = /FLANNEL_SUBNET=(\S+)/.exec(env)?.[1];
+  const value = nodeSubnet(node);
   return value === undefined ? undefined : (Cidr.tryParse(value)?.toString() ?? value);
 }
 
@@ -410,8 +410,7 @@ function stoppedNodes(cluster: Cluster): string {
 }
 
 function nodeRow(cluster: Cluster, node: LabNode, backend: LabBackend | undefined): string[] {
-  const env = existsSync(node.subnetFile) ? readFileSync(node.subnetFile, 'utf8') : '';
-  const subnet = /FLANNEL_SUBNET=(\S+)/.exec(env)?.[1] ?? '(none)';
+  const subnet = nodeSubnet(node) ?? '(none)';
   const identity = backend?.identity.read(nodeMachine(node)) ?? '-';
   const running = cluster.flanneldPid(node) !== undefined ? 'running' : 'STOPPED';
   return [node.name, node.ns, node.underlayIP, subnet, identity, running];

@@ -150,13 +150,17 @@ function resultIp(result: unknown): string {
  * conf dir, its bin dir as CNI_PATH (prepareNodeCni made them); with `cniPath`, the shipped conflist
  * through the plugins there (for clusters built without the lab command).
  */
-export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: string): LabPod {
+/** What pod `k` of `node` is called: its name, its namespace and the container ID the runtime gives it. */
+export function podNames(node: LabNode, k: number): Pick<LabPod, 'name' | 'node' | 'ns' | 'containerId'> {
   const name = `${node.name}-pod${k}`;
-  const ns = `${node.ns}-p${k}`;
+  return { name, node: node.name, ns: `${node.ns}-p${k}`, containerId: `lab-${name}` };
+}
+
+export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: string): LabPod {
+  const { name, ns, containerId } = podNames(node, k);
   const list = cniPath === undefined ? nodeRuntimeConfList(node).list : nodeConfList(node);
   const path = cniPath ?? nodeCniDirs(node).outside.binDir;
   Netns.create(ns);
-  const containerId = `lab-${name}`;
   const result = cniAdd(list, { containerId, netnsPath: `/var/run/netns/${ns}`, ifName: 'eth0', cniPath: path, hostNetns: node.ns });
   startEchoServer(ns);
   return { name, node: node.name, ns, ip: resultIp(result), containerId };
@@ -164,11 +168,9 @@ export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: 
 
 /** addLabPod (through the node's runtime config) without blocking, for creating many pods side by side. */
 export async function addLabPodAsync(node: LabNode, k: number): Promise<LabPod> {
-  const name = `${node.name}-pod${k}`;
-  const ns = `${node.ns}-p${k}`;
+  const { name, ns, containerId } = podNames(node, k);
   const list = nodeRuntimeConfList(node).list;
   Netns.create(ns);
-  const containerId = `lab-${name}`;
   const result = await cniAddAsync(list, { containerId, netnsPath: `/var/run/netns/${ns}`, ifName: 'eth0', cniPath: nodeCniDirs(node).outside.binDir, hostNetns: node.ns });
   await startEchoServerAsync(ns);
   return { name, node: node.name, ns, ip: resultIp(result), containerId };

@@ -5,10 +5,10 @@
  * subnet and the others route to it; a removed node's pods are deleted through CNI, its flanneld
  * stopped and its lease deleted, so the others drop their routes to it.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, describeError } from '../errors/index.ts';
-import { GLOBAL, MAX_LAB_NODES, loadLab, needRoot, parsing, targetOf, usageError, type LabIO } from './command-kit.ts';
+import { nodeSubnet } from './cluster.ts';
+import { GLOBAL, MAX_LAB_NODES, MAX_PODS_PER_NODE_AT_UP, loadLab, needRoot, parsing, targetOf, usageError, type LabIO } from './command-kit.ts';
 import { labInvocation } from './hints.ts';
 import { addLabPod, deleteLabPod, nodeCniDirs, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
 
@@ -23,7 +23,7 @@ export async function labNode(args: string[], io: LabIO): Promise<number> {
   if (verb === 'remove' && (target === undefined || more.length)) usageError('lab node remove takes one node (e.g. lab node remove node3)');
   if (verb === 'remove' && values.pods !== undefined) usageError('--pods goes with lab node add');
   const podsText = values.pods ?? '1';
-  if (!/^\d+$/.test(podsText) || Number(podsText) > 20) usageError(`--pods must be a whole number from 0 to 20, got "${podsText}"`);
+  if (!/^\d+$/.test(podsText) || Number(podsText) > MAX_PODS_PER_NODE_AT_UP) usageError(`--pods must be a whole number from 0 to ${MAX_PODS_PER_NODE_AT_UP}, got "${podsText}"`);
   needRoot();
   const { cluster, pods } = loadLab(t, 'node');
   const lab = labInvocation(t);
@@ -43,7 +43,7 @@ export async function labNode(args: string[], io: LabIO): Promise<number> {
       added.push(addLabPod(cluster, node, k));
       savePods(t.stateDir, [...pods, ...added]);
     }
-    const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(readFileSync(node.subnetFile, 'utf8'))?.[1] ?? '(none)';
+    const subnet = nodeSubnet(node) ?? '(none)';
     io.out(`added ${node.name} (${node.ns}) at ${node.underlayIP} with FLANNEL_SUBNET ${subnet}${added.length ? ` and ${added.map((p) => `${p.name} ${p.ip}`).join(', ')}` : ''}; "${lab} check" probes the new matrix`);
     return 0;
   }

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, describeError } from '../errors/index.ts';
 import { GLOBAL, loadLab, needRoot, parsing, targetOf, usageError, type LabIO } from './command-kit.ts';
 import { labInvocation } from './hints.ts';
-import { addLabPod, deleteLabPod, nodeCniDirs, savePods } from './lab-pods.ts';
+import { addLabPod, deleteLabPod, nodeCniDirs, podNames, savePods } from './lab-pods.ts';
 import { Netns } from './netns.ts';
 
 /** The most pods a node holds in the lab (host-local would run out long after; the matrix would not). */
@@ -29,16 +29,16 @@ export async function labPod(args: string[], io: LabIO): Promise<number> {
     const mine = pods.filter((p) => p.node === node.name);
     if (mine.length >= MAX_PODS_PER_NODE) usageError(`${node.name} already has ${mine.length} pods, the lab's most per node`);
     let k = 1;
-    while (pods.some((p) => p.name === `${node.name}-pod${k}`)) k++;
+    while (pods.some((p) => p.name === podNames(node, k).name)) k++;
     let pod;
     try {
       pod = addLabPod(cluster, node, k);
     } catch (err) {
       // Nothing half-made stays: the namespace goes, and host-local's lease with the CNI DEL the runtime would send.
       try {
-        deleteLabPod(node, { name: `${node.name}-pod${k}`, node: node.name, ns: `${node.ns}-p${k}`, ip: '', containerId: `lab-${node.name}-pod${k}` }, nodeCniDirs(node).outside.binDir);
+        deleteLabPod(node, { ...podNames(node, k), ip: '' }, nodeCniDirs(node).outside.binDir);
       } catch {
-        new Netns(`${node.ns}-p${k}`).delete();
+        new Netns(podNames(node, k).ns).delete();
       }
       throw new ConfigError('E_LAB_POD', `could not add a pod on ${node.name}: ${describeError(err)}`, { hint: `run "${lab} doctor ${node.name}" to see why` });
     }

@@ -6,20 +6,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Cluster } from './cluster.ts';
+import { nodeSubnet, type Cluster } from './cluster.ts';
 import { planPodPairs, probeNodeMesh, probePods, type ProbeReport } from './connectivity.ts';
 import type { LabPod } from './lab-pods.ts';
 
 const MATRIX_FILE = 'matrix.json';
 
-/** The node's cni0 address: FLANNEL_SUBNET of its subnet.env, without the prefix. */
-function cni0Address(subnetFile: string): string | undefined {
-  try {
-    return /^FLANNEL_SUBNET=([\d.]+)\//m.exec(readFileSync(subnetFile, 'utf8'))?.[1];
-  } catch {
-    return undefined;
-  }
-}
 
 export function probeWhat(pods: readonly LabPod[]): string {
   const plan = planPodPairs(pods);
@@ -33,7 +25,7 @@ export function probeWhat(pods: readonly LabPod[]): string {
 export async function verifyLab(cluster: Cluster, pods: readonly LabPod[], progress?: (line: string) => void): Promise<ProbeReport> {
   // cni0 exists once the bridge plugin made it for a pod: a node without pods has nothing to answer there.
   const withPods = cluster.nodes.filter((n) => pods.some((p) => p.node === n.name));
-  const nodes = withPods.length > 1 ? await probeNodeMesh(withPods.map((n) => ({ name: n.name, ns: n.ns, target: cni0Address(n.subnetFile) }))) : [];
+  const nodes = withPods.length > 1 ? await probeNodeMesh(withPods.map((n) => ({ name: n.name, ns: n.ns, target: nodeSubnet(n)?.split('/')[0] }))) : [];
   const plan = planPodPairs(pods);
   let last = 0;
   const cells = await probePods(plan, (done, of) => {

@@ -17,7 +17,7 @@ import { labDoctor } from '../lab-doctor.ts';
 import { loadPods, type LabPod } from '../lab-pods.ts';
 import type { LabAddress } from '../hints.ts';
 import { tracePath } from './path.ts';
-import { readSnapshot, sameLab } from './snapshot.ts';
+import { readSnapshot, snapshotKey } from './snapshot.ts';
 import type { LabSnapshot, SnapshotDoctor } from './snapshot-types.ts';
 import { renderTopologySvg } from './svg.ts';
 
@@ -44,6 +44,8 @@ export class LabUiServer {
   private readonly o: LabUiOptions;
   private readonly http: Server;
   private current: Current = { kind: 'down', message: 'not read yet' };
+  /** What the page was last sent (snapshotKey, or the down message). */
+  private shownKey = '';
   private doctor: SnapshotDoctor | null = null;
   private doctorRunning: Promise<void> | undefined;
   /** What the last doctor run saw of the faults and flanneld: when it changes, doctor runs again. */
@@ -95,7 +97,6 @@ export class LabUiServer {
 
   /** Reads the lab again; tells the page when something changed, and runs doctor when faults or flanneld changed. */
   private refresh(): void {
-    const before = this.current;
     let next: Current;
     try {
       const cluster = Cluster.load(this.o.lab.stateDir);
@@ -105,8 +106,11 @@ export class LabUiServer {
       next = { kind: 'down', message: `lab "${this.o.lab.name}" is not up (${describeError(err).split('\n')[0]}); build it with "${this.o.lab.cli} lab up"` };
     }
     this.current = next;
-    const changed = before.kind !== next.kind || (next.kind === 'up' && before.kind === 'up' ? !sameLab(before.snapshot, next.snapshot) : before.kind === 'down' && next.kind === 'down' && before.message !== next.message);
-    if (changed) this.broadcast();
+    const key = next.kind === 'up' ? snapshotKey(next.snapshot) : `down: ${next.message}`;
+    if (key !== this.shownKey) {
+      this.shownKey = key;
+      this.broadcast();
+    }
     if (next.kind === 'up') {
       const basis = JSON.stringify(next.snapshot.nodes.map((n) => [n.name, n.flanneld, n.faults]));
       if (basis !== this.doctorBasis) {

@@ -4,11 +4,11 @@
  * each node's subnet.env, flanneld and faults, and how each node reaches every other node's pods
  * from the node's own routing table (one `ip -j route` per node, so a 100-node lab stays cheap).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Cidr } from '../../ip/index.ts';
 import { parseSubnetEnv } from '../../subnetenv/index.ts';
 import { labBackend } from '../backends.ts';
-import { UNDERLAY, nodeMachine, type Cluster, type LabNode } from '../cluster.ts';
+import { UNDERLAY, nodeMachine, nodeSubnet, type Cluster, type LabNode } from '../cluster.ts';
 import { injectedOn } from '../faults.ts';
 import type { LabPod } from '../lab-pods.ts';
 import { lastReport } from '../verify.ts';
@@ -22,14 +22,12 @@ export function readMatrix(stateDir: string): SnapshotMatrix {
 }
 
 function subnetOf(node: LabNode): { subnet?: string; mtu?: number } {
-  if (!existsSync(node.subnetFile)) return {};
+  const subnet = nodeSubnet(node);
+  if (!subnet) return {};
   try {
-    const text = readFileSync(node.subnetFile, 'utf8');
-    const env = parseSubnetEnv(text, node.subnetFile);
-    const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(text)?.[1];
-    return { ...(subnet ? { subnet } : {}), ...(env.subnet ? { mtu: env.mtu } : {}) };
+    return { subnet, mtu: parseSubnetEnv(readFileSync(node.subnetFile, 'utf8'), node.subnetFile).mtu };
   } catch {
-    return {};
+    return { subnet };
   }
 }
 
@@ -104,8 +102,7 @@ export function readSnapshot(cluster: Cluster, pods: readonly LabPod[], o: Snaps
   };
 }
 
-/** What differs between two snapshots, ignoring when they were taken: the page re-renders only then. */
-export function sameLab(a: LabSnapshot, b: LabSnapshot): boolean {
-  const strip = (s: LabSnapshot): string => JSON.stringify({ ...s, takenAt: '' });
-  return strip(a) === strip(b);
+/** The snapshot without when it was taken: two equal keys are the same lab, and the page is not sent it again. */
+export function snapshotKey(s: LabSnapshot): string {
+  return JSON.stringify({ ...s, takenAt: '' });
 }
