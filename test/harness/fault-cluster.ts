@@ -260,9 +260,10 @@ export class FaultCluster {
   /** The etcd lease (TTL) the key hangs on, as etcdctl wants it (hex); undefined for none. */
   async etcdLeaseOf(key: string): Promise<string | undefined> {
     // etcd lease ids are int64: read the digits, JSON numbers would lose precision beyond 2^53.
+    // etcdctl prints them as 16 hex digits (%016x), leading zeros included.
     const raw = /"lease":\s*(\d+)/.exec(await this.ctl(['get', '-w', 'json', key]))?.[1];
     if (raw === undefined || raw === '0') return undefined;
-    return BigInt(raw).toString(16);
+    return BigInt(raw).toString(16).padStart(16, '0');
   }
 
   vtepMac(node: FaultNode): string {
