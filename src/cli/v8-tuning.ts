@@ -20,6 +20,16 @@
  * These are V8 flags set at run time with v8.setFlagsFromString; each is read by V8 when it
  * decides (new-space growth, tier-up, heap limits), so it takes effect for the rest of the
  * process. v8-tuning.test.ts checks they still do on the Node in use.
+ *
+ * Measured and left out (test/perf/runtime-floor.ts; bench at 5000 vxlan peers, Node 20):
+ * - --single-threaded-gc, --single-threaded and --lite-mode abort the process when set here
+ *   (cppgc's concurrent marker; --lite-mode implies --jitless, and node's loader compiles
+ *   WebAssembly to import CommonJS packages). As node command-line flags, --single-threaded-gc
+ *   saved nothing and programmed the peers 25-30% slower; --lite-mode saved ~2 MiB anonymous and
+ *   ~5 MiB of node's binary (pages every node process shares) but made start-up 1.2-2x slower;
+ * - --v8-pool-size=1 (also a command-line flag; 3 threads fewer): ~1 MiB at 5000 peers, none idle;
+ * - --bytecode-old-age=1 plus full GCs after start-up: nothing; the idle heap is live data
+ *   (the packages' modules: etcd3 with grpc-js and protobufjs alone hold ~5.5 MiB of it).
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { register as globalRegistry } from 'prom-client';
 import { Cidr } from '../ip/index.ts';
 import { createMetrics, METRIC, METRIC_NAMES, type FlannelMetrics, type PeerView, type UdpPacketCounts } from './index.ts';
+import { EVENT_LOOP_SAMPLE_MS } from './metrics.ts';
 
 /** The value of one sample line: `name{labels} value` (labels in the order prom-client prints them). */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -137,5 +138,17 @@ describe('metrics', () => {
     assert.equal(sample(await m.render(), 'flannel_wireguard_go_restarts_total', 'device="flannel-wg"'), 0);
     restarts = 2;
     assert.equal(sample(await m.render(), 'flannel_wireguard_go_restarts_total', 'device="flannel-wg"'), 2);
+  });
+
+  it('samples the event-loop delay every 100 ms, not every 10 ms (prom-client\'s default wakes an idle daemon 100 times a second)', async () => {
+    const m = started();
+    await new Promise((r) => setTimeout(r, 10 * EVENT_LOOP_SAMPLE_MS));
+    const text = await m.render();
+    // A sample is the time between two wake-ups of the monitor. One can be shorter than the
+    // interval after a late one on a busy machine, but their mean is at least about the interval
+    // (~0.010 s at prom-client's default).
+    const mean = sample(text, 'nodejs_eventloop_lag_mean_seconds') ?? Number.NaN;
+    assert.ok(mean >= 0.05 && mean < 30, `mean sample ${mean} s`);
+    assert.ok((sample(text, 'nodejs_eventloop_lag_max_seconds') ?? 0) >= mean);
   });
 });
