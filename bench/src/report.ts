@@ -67,11 +67,13 @@ export function evaluateTargets(r: Pick<BenchReport, 'controlPlane' | 'cni' | 't
   });
   targets.push({
     id: 'cni-add-median',
-    what: 'CNI ADD median vs delegate-only (bridge + host-local)',
-    measured: r.cni ? `${fmt(r.cni.add.ours.p50)} ms vs ${fmt(r.cni.add.floor.p50)} ms` : 'not measured',
-    value: r.cni ? r.cni.add.ratioP50 : null,
-    limit: '≤ 1.6x',
-    pass: r.cni ? r.cni.add.ratioP50 <= 1.6 : null,
+    what: 'CNI ADD median above the floor (bridge alone + an empty compiled bun program): our own code',
+    measured: r.cni
+      ? `${fmt(r.cni.add.ours.p50, 2)} ms vs ${fmt(r.cni.add.floor.p50, 2)} ms, per pod ${fmt(r.cni.add.overPerPodP50, 2)} ms above (DEL: ${fmt(r.cni.del.ours.p50, 2)} vs ${fmt(r.cni.del.floor.p50, 2)} ms, per pod ${fmt(r.cni.del.overPerPodP50, 2)} ms above)`
+      : 'not measured',
+    value: r.cni ? r.cni.add.overPerPodP50 : null,
+    limit: r.cni ? `≤ ${r.cni.targetMs} ms` : '≤ 0.5 ms',
+    pass: r.cni ? r.cni.add.pass : null,
   });
   for (const t of r.throughput) targets.push(throughputTarget(t));
   for (const cp of r.controlPlane) {
@@ -177,12 +179,19 @@ export function renderMarkdown(r: BenchReport): string {
     const c = r.cni;
     line(`## CNI ADD/DEL latency (${c.pods} pods)`);
     line();
-    line('Full plugin call: the compiled `flannel` plugin with its bridge + host-local delegates. Floor: `/usr/lib/cni/bridge` run directly with the delegate configuration the plugin saved for the same pod. Timed inside the node namespace, ours and floor alternating per pod.');
+    line(
+      'Full plugin call: the compiled `flannel` plugin with its bridge + host-local delegates. Floor: `/usr/lib/cni/bridge` run directly with the delegate configuration the plugin saved for the same pod, plus the start-up of an empty program compiled with the plugin\'s flags (`scripts/build-cni.mjs --empty`), summed per pod: what any compiled bun plugin pays. What is left is our own code: *ours − floor* of the medians and of the p99s, and *per pod*, the median over the pods of each pod\'s own difference (less moved by a load change during the run), which the target (≤ ' +
+        `${c.targetMs} ms, ADD and DEL alike) is checked on. Timed inside the node namespace; per pod the plugin, bridge alone and the empty program run one after the other.`,
+    );
     line();
-    line('| | ours p50 | ours p99 | floor p50 | floor p99 | ratio p50 | ratio p99 |');
-    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    line(`| ADD | ${fmt(c.add.ours.p50, 2)} ms | ${fmt(c.add.ours.p99, 2)} ms | ${fmt(c.add.floor.p50, 2)} ms | ${fmt(c.add.floor.p99, 2)} ms | ${fmt(c.add.ratioP50, 2)}x | ${fmt(c.add.ratioP99, 2)}x |`);
-    line(`| DEL | ${fmt(c.del.ours.p50, 2)} ms | ${fmt(c.del.ours.p99, 2)} ms | ${fmt(c.del.floor.p50, 2)} ms | ${fmt(c.del.floor.p99, 2)} ms | ${fmt(c.del.ratioP50, 2)}x | ${fmt(c.del.ratioP99, 2)}x |`);
+    line('| | ours p50 | ours p99 | bridge p50 | empty bun p50 | floor p50 | floor p99 | ours − floor p50 | ours − floor p99 | ours − floor per pod p50 | ratio p50 | target | result |');
+    line('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const [name, x] of [['ADD', c.add], ['DEL', c.del]] as const) {
+      line(
+        `| ${name} | ${fmt(x.ours.p50, 2)} ms | ${fmt(x.ours.p99, 2)} ms | ${fmt(x.bridge.p50, 2)} ms | ${fmt(x.bun.p50, 2)} ms | ${fmt(x.floor.p50, 2)} ms | ${fmt(x.floor.p99, 2)} ms | ` +
+          `${fmt(x.overP50, 2)} ms | ${fmt(x.overP99, 2)} ms | ${fmt(x.overPerPodP50, 2)} ms | ${fmt(x.ratioP50, 2)}x | ≤ ${c.targetMs} ms | ${x.pass ? '**pass**' : '**MISS**'} |`,
+      );
+    }
     line();
   }
   if (r.throughput.length) {

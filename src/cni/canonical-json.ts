@@ -49,8 +49,9 @@ function encode(v: unknown, out: string[]): void {
     let first = true;
     const keys = Object.keys(o);
     // Below U+D800, UTF-16 order is code point order: the engine's own sort then gives the same
-    // order without a call into compareCodePoints per comparison (that made JSC start a JIT
-    // thread in every ADD of the compiled plugin).
+    // order without a call into compareCodePoints per comparison (those calls made JSC compile
+    // it on a JIT thread of its own in every ADD of the compiled plugin: ~0.9 ms where an empty
+    // compiled program starts in ~22 ms).
     keys.sort(UTF16_ORDER_DIFFERS.test(keys.join('')) ? compareCodePoints : undefined);
     for (const k of keys) {
       const x = o[k];

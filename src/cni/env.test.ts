@@ -70,6 +70,11 @@ describe('interface name', () => {
     throwsCni(() => validateInterfaceName('..'), 4, 'interface name is . or ..');
     for (const n of ['a/b', 'a:b', 'a b', 'a\tb']) throwsCni(() => validateInterfaceName(n), 4, 'interface name contains / or : or whitespace characters', n);
   });
+  it('takes letters and digits at once, and still refuses every Unicode space, and accepts - _ . and non-ASCII letters', () => {
+    for (const n of ['eth0', 'ETH1', '0', 'net1a2b3c']) validateInterfaceName(n);
+    for (const n of ['veth-1.2_x', 'é1', 'a.b']) validateInterfaceName(n);
+    for (const n of ['a\u00a0b', 'a\u3000', '\u2028x', 'a\ufeff', '\u1680', 'x\u000b']) throwsCni(() => validateInterfaceName(n), 4, 'interface name contains / or : or whitespace characters', n);
+  });
   it('counts bytes, as the kernel does: 8 two-byte characters are too long', () => {
     validateInterfaceName('é'.repeat(7)); // 14 bytes
     throwsCni(() => validateInterfaceName('é'.repeat(8)), 4, 'interface name is too long', `interface name should be less than 16 characters; "${'é'.repeat(8)}" has 16 bytes`);

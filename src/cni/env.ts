@@ -66,11 +66,12 @@ const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 
 /**
- * Whether `text` is made of ASCII letters and digits only: a container ID or interface name the
- * runtime's usual (hex, `eth0`) is then accepted without compiling and running a regular
- * expression, ~0.1 ms of a compiled plugin's start; anything else goes through the full rule.
+ * Whether `text` is made of ASCII letters and digits only: a container ID, interface name or
+ * network name of the usual kind (hex, `eth0`, `cbr0`) is then accepted without compiling and
+ * running a regular expression (each one compiled costs a compiled plugin's start ~0.015 ms,
+ * ~0.07 ms on a loaded box); anything else goes through the full rule.
  */
-function isAlnumOnly(text: string): boolean {
+export function isAlnumOnly(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (!isAlnum(text.charCodeAt(i))) return false;
   return true;
 }

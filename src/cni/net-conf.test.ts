@@ -30,6 +30,12 @@ describe('network configuration', () => {
     throwsCni(() => parse('[1]'), 6, 'error unmarshall network config: the network configuration must be a JSON object');
     throwsCni(() => parse({ name: 'n', cniVersion: 1 }), 6, 'error unmarshall network config: cniVersion must be a string');
   });
+  it('empty means nothing but JSON whitespace; a configuration after whitespace is read, a lone { is not JSON', () => {
+    for (const empty of ['', ' ', '\n\t\r ']) throwsCni(() => parse(empty), 6, 'error unmarshall network config: stdin is empty');
+    assert.equal(parse(' \n{"cniVersion":"1.0.0","name":"n"}\n').name, 'n');
+    throwsCni(() => parse('{'), 6, 'error unmarshall network config: stdin is not valid JSON');
+    throwsCni(() => parse('\u00a0{}'), 6, 'error unmarshall network config: stdin is not valid JSON');
+  });
   it('code 7 for a missing or invalid network name', () => {
     throwsCni(() => parse({ cniVersion: '1.0.0' }), 7, 'missing network name');
     throwsCni(() => parse({ cniVersion: '1.0.0', name: 'a/b' }), 7, 'invalid characters found in network name', 'a/b');

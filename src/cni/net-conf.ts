@@ -5,6 +5,7 @@
  * Unknown keys are kept: the runtime adds `args`, `capabilities`, `prevResult` and others.
  */
 import { CniCode, CniError } from './cni-error.ts';
+import { isAlnumOnly } from './env.ts';
 import { clip, JSON_DEPTH_LIMIT } from './limits.ts';
 import { IMPLICIT_VERSION, requireSupported } from './versions.ts';
 
@@ -94,7 +95,7 @@ export function configVersion(raw: JsonObject): string {
 export function validateNetworkName(raw: JsonObject): string {
   const name = raw.name;
   if (name === undefined || name === '' || name === null) throw new CniError(CniCode.InvalidNetworkConfig, 'missing network name');
-  if (typeof name !== 'string' || !NAME.test(name)) {
+  if (typeof name !== 'string' || !(isAlnumOnly(name) || NAME.test(name))) {
     throw new CniError(CniCode.InvalidNetworkConfig, 'invalid characters found in network name', clip(typeof name === 'string' ? name : JSON.stringify(name)));
   }
   return name;
