@@ -21,8 +21,9 @@ function fakeHost(opts: { version?: string; saves?: Record<string, string> } = {
   const runner = recordingRunner((c: RecordedCall) => {
     if (c.args[0] === '--version') return { stdout: `${c.command} v${opts.version ?? '1.8.9'} (nf_tables)\n` };
     if (c.command.endsWith('-save')) {
-      const table = c.args[1] as 'nat' | 'filter';
-      return { stdout: saves[`${c.command} ${table}`] ?? EMPTY[table] };
+      const table = (name: 'nat' | 'filter'): string => saves[`${c.command} ${name}`] ?? EMPTY[name];
+      // Without -t, iptables-save prints every table it has, one after the other.
+      return { stdout: c.args[0] === '-t' ? table(c.args[1] as 'nat' | 'filter') : table('filter') + table('nat') };
     }
     return undefined;
   });
@@ -176,6 +177,23 @@ describe('iptables engine: resync', () => {
     h.saves['iptables-save nat'] = KUBE_NAT.replace('-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG\n', '');
     assert.deepEqual((await h.tm.resync(never)).repaired, ['iptables ipv4 nat/POSTROUTING: jump to FLANNEL-POSTRTG missing']);
     assert.match(h.restores()[0]?.stdin ?? '', /\n-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG\nCOMMIT\n$/);
+  });
+
+  it('with forward and masquerade rules, reads both tables with one iptables-save per family and repairs both in one restore', async () => {
+    const h = fakeHost({ saves: { 'iptables-save nat': KUBE_NAT, 'iptables-save filter': load('kube-filter.save') } });
+    await h.tm.ensureForwardRules({ v4: V4 }, never);
+    await h.tm.ensureMasqRules({ v4: V4 }, { fullyRandom: true }, never);
+    const before = h.runner.calls.length;
+    assert.deepEqual(await h.tm.resync(never), { repaired: [] });
+    assert.deepEqual(h.runner.lines().slice(before), ['iptables-save']);
+
+    h.saves['iptables-save nat'] = KUBE_NAT.replace(RULE3, '');
+    h.saves['iptables-save filter'] = EMPTY.filter;
+    const { repaired } = await h.tm.resync(never);
+    assert.deepEqual(repaired, ['iptables ipv4 filter/FLANNEL-FWD: chain missing', 'iptables ipv4 filter/FORWARD: jump to FLANNEL-FWD missing', 'iptables ipv4 nat/FLANNEL-POSTRTG: 1 rule(s) missing, 0 unexpected']);
+    assert.deepEqual(h.runner.lines().slice(before + 1), ['iptables-save', 'iptables-restore -w --noflush']);
+    const stdin = h.restores().at(-1)?.stdin ?? '';
+    assert.ok(stdin.startsWith('*filter\n:FLANNEL-FWD - [0:0]\n') && stdin.includes('COMMIT\n*nat\n:FLANNEL-POSTRTG - [0:0]\n'), stdin);
   });
 });
 
