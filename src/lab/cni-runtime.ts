@@ -4,7 +4,8 @@
  * ADD, passing the previous result as prevResult; in reverse order for DEL. The lab uses it so its
  * pods are created exactly as kubelet would create them, through the shipped conflist.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { run } from './spawner.ts';
 
 export interface ConfList {
   cniVersion: string;
@@ -71,24 +72,11 @@ function runPlugin(list: ConfList, plugin: ConfList['plugins'][number], command:
   return pluginOutcome(plugin, command, r, prevResult);
 }
 
-function runPluginAsync(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL', inv: CniInvocation, prevResult?: unknown): Promise<unknown> {
-  const { argv: [cmd = 'ip', ...args], input, env } = pluginCall(list, plugin, command, inv, prevResult);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      try {
-        resolve(pluginOutcome(plugin, command, { status, stdout, stderr }, prevResult));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    child.stdin.end(input);
-  });
+/** The same through the lab's spawner (a fork of this process per plugin costs more than the plugin). */
+async function runPluginAsync(list: ConfList, plugin: ConfList['plugins'][number], command: 'ADD' | 'DEL', inv: CniInvocation, prevResult?: unknown): Promise<unknown> {
+  const { argv, input, env } = pluginCall(list, plugin, command, inv, prevResult);
+  const { code, stdout, stderr } = await run(argv, { env, input, timeoutMs: 30_000 });
+  return pluginOutcome(plugin, command, { status: code, stdout, stderr }, prevResult);
 }
 
 /** cniAdd without blocking: pods of different nodes are created side by side. */

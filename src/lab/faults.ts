@@ -6,10 +6,8 @@
  * What was injected, with what heal needs to put back exactly what was there, is recorded in
  * <node dir>/faults.json: breaking twice changes nothing, `lab heal` alone heals everything.
  */
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.ts';
 import { Cidr } from '../ip/index.ts';
@@ -17,8 +15,6 @@ import { parseSubnetEnv, type SubnetEnv } from '../subnetenv/index.ts';
 import { ETCD_PREFIX, nodeMachine, processExited, type Cluster, type LabNode } from './cluster.ts';
 import { FLANNEL_CONFLIST_NAME, nodeCniDirs, systemPlugin } from './lab-pods.ts';
 import type { Machine } from './netns.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** What a fault acts on. */
 export interface FaultContext {
@@ -162,18 +158,7 @@ async function startFlanneld(ctx: FaultContext): Promise<void> {
   if (FLANNELD_DOWN.some((f) => ctx.inPlace.has(f)) || cluster.flanneldPid(node) !== undefined) return;
   const extra = ctx.inPlace.has('forward-drop') ? ['--iptables-forward-rules=false'] : [];
   ctx.progress(`starting flanneld on ${node.name}${extra.length ? ` with ${extra.join(' ')}` : ''}`);
-  if (extra.length === 0) {
-    cluster.startFlanneld(node);
-  } else {
-    // Cluster.startFlanneld with extra flags: same log, same pid file, same marking as the lab's.
-    const fd = openSync(node.logFile, 'a');
-    const { command: [cmd = 'ip', ...args], env } = cluster.flanneldSpawn(node, undefined, extra);
-    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ROOT, env });
-    closeSync(fd);
-    child.unref();
-    if (child.pid === undefined) throw new Error(`could not start flanneld on ${node.name}`);
-    writeFileSync(join(node.dir, 'flanneld.pid'), String(child.pid));
-  }
+  await cluster.startFlanneld(node, extra);
   await cluster.waitReady(node);
 }
 

@@ -25,7 +25,7 @@ import { GLOBAL, LabUsageError, MAX_LAB_NODES, MAX_PODS_PER_NODE_AT_UP, loadLab,
 
 export { LabUsageError, type LabIO } from './command-kit.ts';
 import { addLabPodAsync, loadPods, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
-import { mapLimit } from './fanout.ts';
+import { mapLimit, secondsSince } from './fanout.ts';
 import { FAULTS, breakFault, faultById, healFaults, injectedOn, renderFaultList } from './faults.ts';
 import { failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
 import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
@@ -294,10 +294,12 @@ async function build(t: Target, options: LabOptions, netconf: Record<string, unk
     });
     const pods = await createPods(t, cluster, options.pods, keepOnFailure, io);
     writeRecord(t.stateDir, { options, complete: true });
-    const cells = await step(io, `probing ${probeWhat(pods)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
+    // Doctor only reads each node: it runs while the probes wait for answers.
     const doctored = doctorSample(cluster.nodes).length;
-    io.progress(`[lab] running doctor on ${doctored === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctored} of ${n} nodes`}`);
-    return report(t, cluster, pods, cells, await doctorLine(t, cluster), io);
+    io.progress(`[lab] running doctor on ${doctored === n ? `${n} node${n === 1 ? '' : 's'}` : `${doctored} of ${n} nodes`}, beside the probes`);
+    const doctor = doctorLine(t, cluster);
+    const cells = await step(io, `probing ${probeWhat(pods)} (ICMP; pods also TCP)`, 'a probe process could not run: is fping installed (bash scripts/setup.sh)?', () => verifyLab(cluster, pods, io.progress));
+    return report(t, cluster, pods, cells, await doctor, io);
   } catch (err) {
     cleanup();
     throw err;
@@ -318,6 +320,7 @@ async function createPods(t: Target, cluster: Cluster, perNode: number, keepOnFa
   if (many) io.progress(`[lab] creating ${wanted.length} pods through the CNI plugin (flannel → bridge + host-local, portmap), ${PARALLEL_PODS} at a time`);
   let done = 0;
   const step10 = Math.max(1, Math.round(wanted.length / 10));
+  const since = Date.now();
   const pods = await mapLimit(wanted, PARALLEL_PODS, ({ node, k }) =>
     step(
       many ? { out: io.out, progress: () => undefined } : io,
@@ -325,7 +328,7 @@ async function createPods(t: Target, cluster: Cluster, perNode: number, keepOnFa
       `check ${node.subnetFile} and the flanneld log of ${node.name} (${node.logFile})${keepOnFailure ? '' : '; --keep-on-failure keeps them'}`,
       async () => {
         const pod = await addLabPodAsync(node, k);
-        if (many && (++done % step10 === 0 || done === wanted.length)) io.progress(`[lab]   pods created: ${done}/${wanted.length}`);
+        if (many && (++done % step10 === 0 || done === wanted.length)) io.progress(`[lab]   pods created: ${done}/${wanted.length}${done === wanted.length ? ` (${secondsSince(since)})` : ''}`);
         return pod;
       },
     ),
@@ -360,7 +363,8 @@ const DOCTOR_AT_UP_NODES = 10;
 
 function doctorSample(nodes: readonly LabNode[]): LabNode[] {
   if (nodes.length <= DOCTOR_AT_UP_NODES) return [...nodes];
-  const k = 5;
+  // As many as lab doctor runs at once: one round.
+  const k = 4;
   return Array.from({ length: k }, (_, i) => nodes[Math.round((i * (nodes.length - 1)) / (k - 1))] as LabNode);
 }
 

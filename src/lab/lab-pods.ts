@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Cluster, LabNode } from './cluster.ts';
 import { cniAdd, cniAddAsync, cniDel, type ConfList } from './cni-runtime.ts';
 import { Netns } from './netns.ts';
+import { run } from './spawner.ts';
 import { startEchoServer, startEchoServerAsync } from './probe.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -170,7 +171,9 @@ export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: 
 export async function addLabPodAsync(node: LabNode, k: number): Promise<LabPod> {
   const { name, ns, containerId } = podNames(node, k);
   const list = nodeRuntimeConfList(node).list;
-  Netns.create(ns);
+  // Not Netns.create: a synchronous fork of this process per pod would hold up the other pods' steps.
+  const made = await run(['ip', 'netns', 'add', ns]);
+  if (made.code !== 0) throw new Error(`ip netns add ${ns} failed: ${made.stderr.trim() || `exit ${made.code ?? 'by a signal'}`}`);
   const result = await cniAddAsync(list, { containerId, netnsPath: `/var/run/netns/${ns}`, ifName: 'eth0', cniPath: nodeCniDirs(node).outside.binDir, hostNetns: node.ns });
   await startEchoServerAsync(ns);
   return { name, node: node.name, ns, ip: resultIp(result), containerId };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { nodeSubnet, type Cluster } from './cluster.ts';
 import { planPodPairs, probeNodeMesh, probePods, type ProbeReport } from './connectivity.ts';
+import { secondsSince } from './fanout.ts';
 import type { LabPod } from './lab-pods.ts';
 
 const MATRIX_FILE = 'matrix.json';
@@ -24,6 +25,7 @@ export function probeWhat(pods: readonly LabPod[]): string {
 /** Probes the node mesh and the pod pairs, writes matrix.json, and returns what it found. */
 export async function verifyLab(cluster: Cluster, pods: readonly LabPod[], progress?: (line: string) => void): Promise<ProbeReport> {
   // cni0 exists once the bridge plugin made it for a pod: a node without pods has nothing to answer there.
+  const since = Date.now();
   const withPods = cluster.nodes.filter((n) => pods.some((p) => p.node === n.name));
   const nodes = withPods.length > 1 ? await probeNodeMesh(withPods.map((n) => ({ name: n.name, ns: n.ns, target: nodeSubnet(n)?.split('/')[0] }))) : [];
   const plan = planPodPairs(pods);
@@ -32,7 +34,7 @@ export async function verifyLab(cluster: Cluster, pods: readonly LabPod[], progr
     const step = Math.max(1, Math.round(of / 10));
     if (progress && of >= 20 && (done === of || done - last >= step)) {
       last = done;
-      progress(`[lab]   pods probed from: ${done}/${of}`);
+      progress(`[lab]   pods probed from: ${done}/${of}${done === of ? ` (${secondsSince(since)}, the node mesh included)` : ''}`);
     }
   });
   const report: ProbeReport = { at: new Date().toISOString(), mode: plan.mode, total: plan.total, cells, nodes };

@@ -147,7 +147,7 @@ for (const combo of COMBOS) {
         pinger.stdout?.on('data', (b: Buffer) => (out += b.toString()));
         await new Promise((r) => setTimeout(r, 500));
         await lab.cluster.stopFlanneld(n1);
-        lab.cluster.startFlanneld(n1);
+        await lab.cluster.startFlanneld(n1);
         await lab.cluster.waitReady(n1);
         await new Promise((r) => setTimeout(r, 500));
         pinger.kill('SIGINT');

@@ -73,7 +73,7 @@ for (const backend of ['vxlan', 'host-gw']) {
       const node = cluster.node('node1');
       const subnetBefore = sh('cat', [node.subnetFile]);
       await cluster.stopFlanneld(node);
-      cluster.startFlanneld(node);
+      await cluster.startFlanneld(node);
       await cluster.waitReady(node);
       assert.equal(sh('cat', [node.subnetFile]), subnetBefore);
       const r = lab(['check', '--name', name, '--state-dir', stateDir]);

@@ -176,7 +176,7 @@ describe('Prometheus scrapes every lab node (vxlan, 3 nodes)', { skip }, () => {
     await waitQuery('flannel_peers{family="ipv4"}', 'node1 and node2 dropping node3', allEqual(others, 1));
     await waitQuery('up{job="flanneld"}', 'node3 down', (s) => s.get(node3.name) === 0);
 
-    c.startFlanneld(node3);
+    await c.startFlanneld(node3);
     await c.waitReady(node3, 60_000);
     await waitQuery('up{job="flanneld"}', 'node3 scraped again', allEqual(names(c.nodes), 1));
     await waitQuery('flannel_peers{family="ipv4"}', 'two IPv4 peers on every node again', allEqual(names(c.nodes), 2));

@@ -139,7 +139,7 @@ describe('udp backend in a 3-node lab', { skip }, () => {
     const before = subnetOf(n1).toString();
     await lab.cluster.stopFlanneld(n1);
     await waitFor('flannel0 to go with its process', () => ns(n1).ipJson<IpJson>(['link', 'show']).every((l) => l.ifname !== 'flannel0'), 10_000);
-    lab.cluster.startFlanneld(n1);
+    await lab.cluster.startFlanneld(n1);
     await lab.cluster.waitReady(n1, 60_000);
     assert.equal(subnetOf(n1).toString(), before);
     assert.equal(ns(n1).ipJson<IpJson>(['link', 'show', 'flannel0'])[0]?.mtu, 1472);

@@ -216,7 +216,7 @@ describe('wireguard backend (userspace, wireguard-go) in a 3-node lab', { skip }
     const seenBefore = JSON.stringify(wgDump(n1).peers.get(key), ['endpoint', 'allowedIPs', 'psk', 'keepalive']);
     const n1LogBefore = log(n1).length;
     await cluster.stopFlanneld(n2);
-    cluster.startFlanneld(n2);
+    await cluster.startFlanneld(n2);
     await cluster.waitReady(n2, 60_000);
     assert.match(log(n2), new RegExp(`reusing the WireGuard private key /run/flannel/wgkey; public key ${key.replace(/[+/]/g, '\\$&')}`));
     assert.equal(wgDump(n2).publicKey, key);

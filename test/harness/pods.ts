@@ -6,7 +6,6 @@ import { Cidr } from '../../src/ip/index.ts';
 import { parseSubnetEnv } from '../../src/subnetenv/index.ts';
 import { Netns } from '../../src/lab/netns.ts';
 import * as probe from '../../src/lab/probe.ts';
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface TestPod {
@@ -35,8 +34,8 @@ export function addPod(nodeNs: string, subnetFile: string, podNs: string, k: num
 }
 
 /** A TCP echo server on port 7000 in the pod (killed with the namespace). */
-export function startEchoServer(pod: TestPod): ChildProcess {
-  return probe.startEchoServer(pod.ns.name);
+export function startEchoServer(pod: TestPod): void {
+  probe.startEchoServer(pod.ns.name);
 }
 
 export function tcpExchange(from: TestPod, toIp: string, payload: string): string {
