@@ -22,7 +22,7 @@ describe('lab/spawner', () => {
   });
 
   it('passes arguments byte for byte: spaces, newlines, quotes, non-ASCII, empty ones', async () => {
-    const args = ['a b', 'line1\nline2', `'"$x\\`, 'é✓', '', '-'];
+    const args = ['a b', 'line1\nline2', `'"$x\\`, 'é✓', '', '-', ''];
     const r = await run(['printf', '[%s]', ...args]);
     assert.equal(r.stdout, args.map((a) => `[${a}]`).join(''));
   });

@@ -51,7 +51,7 @@ unlink glob("$dir/*");
 rmdir $dir;
 
 sub start {
-  my ($id, $timeout, $detach, $in, $log, $cwd, $nenv, @rest) = split / /, shift;
+  my ($id, $timeout, $detach, $in, $log, $cwd, $nenv, @rest) = split / /, shift, -1;
   $_ = pack('H*', $_) for ($id, $timeout, $detach, $in, $log, $cwd, $nenv, @rest);
   my @env = $nenv eq '-' ? () : splice(@rest, 0, $nenv);
   if ($in ne '') {
