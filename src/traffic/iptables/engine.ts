@@ -50,7 +50,7 @@ export class IptablesEngine implements RuleEngine {
     // Both tables from one iptables-save: a resync every 5 s forks half as often (each fork of a
     // daemon and each iptables run is most of what an idle flanneld costs).
     const everyTable = needed.length > 1 ? await this.#saveText(family, undefined, signal) : undefined;
-    for (const [kind, ref, spec] of needed) {
+    for (const [, ref, spec] of needed) {
       if (spec === undefined) continue;
       const dump = everyTable === undefined ? await this.#save(family, ref.table, signal) : parseSave(everyTable, ref.table);
       if (spec === 'absent') {
