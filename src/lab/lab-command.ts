@@ -27,7 +27,7 @@ export { LabUsageError, type LabIO } from './command-kit.ts';
 import { addLabPodAsync, loadPods, prepareNodeCni, savePods, type LabPod } from './lab-pods.ts';
 import { mapLimit, secondsSince } from './fanout.ts';
 import { FAULTS, breakFault, faultById, healFaults, injectedOn, renderFaultList } from './faults.ts';
-import { failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
+import { DOCTOR_PARALLEL, failures, labDoctor as runLabDoctor, renderLabDoctor, summaryLine } from './lab-doctor.ts';
 import { LAB_BACKENDS, labBackend, type LabBackend } from './backends.ts';
 
 const UNDERLAY_CIDR = `${UNDERLAY.gateway.replace(/\.\d+$/, '.0')}/${UNDERLAY.prefix}`;
@@ -364,7 +364,7 @@ const DOCTOR_AT_UP_NODES = 10;
 function doctorSample(nodes: readonly LabNode[]): LabNode[] {
   if (nodes.length <= DOCTOR_AT_UP_NODES) return [...nodes];
   // As many as lab doctor runs at once: one round.
-  const k = 4;
+  const k = DOCTOR_PARALLEL;
   return Array.from({ length: k }, (_, i) => nodes[Math.round((i * (nodes.length - 1)) / (k - 1))] as LabNode);
 }
 

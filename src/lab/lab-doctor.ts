@@ -94,12 +94,12 @@ export function addSummaries(summaries: readonly DoctorSummary[]): DoctorSummary
 }
 
 /** How many nodes doctor runs on at once (each is a node process reading netlink, iptables and etcd). */
-const PARALLEL = 4;
+export const DOCTOR_PARALLEL = 4;
 
 /** Doctor on `nodes`, a few at a time, merged in node order. */
 export async function labDoctor(cluster: Cluster, nodes: readonly LabNode[], o: LabDoctorOptions = {}): Promise<LabDoctorReport> {
   const reports: LabNodeReport[] = [];
-  for (let i = 0; i < nodes.length; i += PARALLEL) reports.push(...(await Promise.all(nodes.slice(i, i + PARALLEL).map((n) => doctorNode(cluster, n, o)))));
+  for (let i = 0; i < nodes.length; i += DOCTOR_PARALLEL) reports.push(...(await Promise.all(nodes.slice(i, i + DOCTOR_PARALLEL).map((n) => doctorNode(cluster, n, o)))));
   return { nodes: reports, summary: addSummaries(reports.map((r) => r.summary)) };
 }
 

@@ -146,17 +146,17 @@ function resultIp(result: unknown): string {
   return addr.split('/')[0] ?? addr;
 }
 
-/**
- * Creates pod `k` of `node`. Without `cniPath`, as the node's runtime does: the first config of its
- * conf dir, its bin dir as CNI_PATH (prepareNodeCni made them); with `cniPath`, the shipped conflist
- * through the plugins there (for clusters built without the lab command).
- */
 /** What pod `k` of `node` is called: its name, its namespace and the container ID the runtime gives it. */
 export function podNames(node: LabNode, k: number): Pick<LabPod, 'name' | 'node' | 'ns' | 'containerId'> {
   const name = `${node.name}-pod${k}`;
   return { name, node: node.name, ns: `${node.ns}-p${k}`, containerId: `lab-${name}` };
 }
 
+/**
+ * Creates pod `k` of `node`. Without `cniPath`, as the node's runtime does: the first config of its
+ * conf dir, its bin dir as CNI_PATH (prepareNodeCni made them); with `cniPath`, the shipped conflist
+ * through the plugins there (for clusters built without the lab command).
+ */
 export function addLabPod(cluster: Cluster, node: LabNode, k: number, cniPath?: string): LabPod {
   const { name, ns, containerId } = podNames(node, k);
   const list = cniPath === undefined ? nodeRuntimeConfList(node).list : nodeConfList(node);

@@ -9,6 +9,7 @@ import { runIn } from './fanout.ts';
 import { nsExec } from './netns.ts';
 
 export const ECHO_PORT = 7000;
+
 /**
  * Listens, then goes to the background and exits 0, so whoever ran it knows the server listens
  * (exit 1 with the reason when it cannot). The server answers the first chunk a connection sends

@@ -13,7 +13,6 @@ import type { LabPod } from './lab-pods.ts';
 
 const MATRIX_FILE = 'matrix.json';
 
-
 export function probeWhat(pods: readonly LabPod[]): string {
   const plan = planPodPairs(pods);
   const podPart = pods.length < 2 ? '' : plan.mode === 'all' ? `${plan.pairs.length} pod pairs` : `${plan.pairs.length} of ${plan.total} pod pairs (sampled)`;
