@@ -184,7 +184,9 @@ describe('userspace WireGuard (wireguard-go) between two namespaces', { skip: sk
     const oldPid = wg.pid;
     const t0 = performance.now();
     process.kill(oldPid, 'SIGKILL');
-    await waitFor('the supervisor to restart wireguard-go', () => a.starts === 2 && wg.pid !== undefined, 30_000);
+    // The supervisor logs the restart after onStarted returns: wait for that line too, not only the start.
+    const restartLogged = (): boolean => a.log.lines.some((l) => l.msg.startsWith('wireguard-go for flannel-wg restarted'));
+    await waitFor('the supervisor to restart wireguard-go and log it', () => a.starts === 2 && wg.pid !== undefined && restartLogged(), 30_000);
     const restartMs = performance.now() - t0;
     assert.notEqual(wg.pid, oldPid);
     assert.equal(wg.restarts, 1);
