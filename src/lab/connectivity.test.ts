@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allReachable, planPodPairs, renderProbeReport, FULL_MATRIX_PODS, SAMPLE_PER_POD, type ProbeReport } from './connectivity.ts';
+import { allReachable, planPodPairs, probeTwice, renderProbeReport, FULL_MATRIX_PODS, SAMPLE_PER_POD, type ProbeReport, type Reachability } from './connectivity.ts';
 import type { LabPod } from './lab-pods.ts';
 
 const pods = (n: number): LabPod[] => Array.from({ length: n }, (_, i) => ({ name: `node${i + 1}-pod1`, node: `node${i + 1}`, ns: `x-n${i + 1}-p1`, ip: `10.244.${i + 1}.2`, containerId: `c${i}` }));
@@ -60,5 +60,36 @@ describe('renderProbeReport', () => {
     assert.match(out, /\n0\/1 node pairs reachable: .*\n {2}node3 -> node4: no answer$/);
     assert.equal(allReachable({ cells, nodes: [] }), false);
     assert.equal(allReachable({ cells: cells.map((c) => ({ ...c, tcp: true })), nodes: [{ from: 'a', to: 'b', icmp: true }] }), true);
+  });
+});
+
+describe('probeTwice', () => {
+  const cell = (from: string, to: string, icmp: boolean, tcp: boolean): Reachability => ({ from, to, icmp, tcp });
+
+  it('probes only the failed pairs again and marks the ones that answered then', async () => {
+    const asked: Array<string[] | undefined> = [];
+    const out = await probeTwice(async (only) => {
+      asked.push(only && [...only].sort());
+      if (!only) return [cell('a', 'b', true, true), cell('b', 'a', false, false), cell('a', 'c', true, false), cell('c', 'a', false, true)];
+      return [cell('b', 'a', true, true), cell('a', 'c', false, false), cell('c', 'a', false, true)];
+    });
+    assert.deepEqual(asked, [undefined, ['a>c', 'b>a', 'c>a']]);
+    assert.deepEqual(out, [cell('a', 'b', true, true), { ...cell('b', 'a', true, true), secondProbe: true }, cell('a', 'c', true, false), cell('c', 'a', false, true)]);
+  });
+
+  it('asks once when everything answered, and works for ICMP-only cells', async () => {
+    let calls = 0;
+    const ok = await probeTwice(async () => (calls++, [{ from: 'n1', to: 'n2', icmp: true }]));
+    assert.equal(calls, 1);
+    assert.deepEqual(ok, [{ from: 'n1', to: 'n2', icmp: true }]);
+    const late = await probeTwice(async (only) => [{ from: 'n1', to: 'n2', icmp: only !== undefined }]);
+    assert.deepEqual(late, [{ from: 'n1', to: 'n2', icmp: true, secondProbe: true }]);
+  });
+
+  it('the report counts the pairs that answered only the second probe, and says why that happens', () => {
+    const list = pods(2);
+    const out = renderProbeReport(list, { at: 'x', mode: 'all', total: 2, cells: [cell('node1-pod1', 'node2-pod1', true, true), { ...cell('node2-pod1', 'node1-pod1', true, true), secondProbe: true }], nodes: [{ from: 'node1', to: 'node2', icmp: true, secondProbe: true }, { from: 'node2', to: 'node1', icmp: true, secondProbe: true }] });
+    assert.match(out, /\n2\/2 pod pairs reachable over ICMP and TCP; 1 of them only on a second probe right after the first \(a first handshake can take seconds: WireGuard peers that start at once retry after 5 s\)\n/);
+    assert.match(out, /\n2\/2 node pairs reachable: every node pinged every other node's cni0 address over the fabric; 2 of them only on a second probe/);
   });
 });

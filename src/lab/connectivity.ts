@@ -7,6 +7,10 @@
  *    pods, otherwise a sample where every pod is a source and a target of SAMPLE_PER_POD pairs at
  *    spread-out distances in pod order (so across nodes). Each source pod probes all its targets
  *    at once, several sources in parallel; the report says which of the two it did.
+ * A pair that fails is probed once more right away, and the report says how many answered only
+ * then: the first packets between two nodes can wait for a handshake. Two WireGuard peers that
+ * start talking at the same moment each answer the other's initiation and drop their own, and
+ * both retry after 5 s (REKEY_TIMEOUT); the second probe's window covers that retry.
  */
 import type { LabPod } from './lab-pods.ts';
 import { mapLimit, pingAll, tcpAll } from './fanout.ts';
@@ -16,12 +20,15 @@ export interface Reachability {
   readonly to: string;
   readonly icmp: boolean;
   readonly tcp: boolean;
+  /** It failed the first probe and answered the second, made right after. */
+  readonly secondProbe?: boolean;
 }
 
 export interface NodeReachability {
   readonly from: string;
   readonly to: string;
   readonly icmp: boolean;
+  readonly secondProbe?: boolean;
 }
 
 /** The most pods for which every ordered pair is probed (40 pods: 1560 pairs). */
@@ -54,10 +61,35 @@ export function planPodPairs(pods: readonly LabPod[], full = FULL_MATRIX_PODS, p
   return { mode: 'sampled', total, pairs: pods.flatMap((a, i) => ds.map((d) => [a, pods[(i + d) % n] as LabPod] as const)) };
 }
 
-/** Probes the plan's pairs: per source pod one fping and one TCP prober for all its targets. */
+/** Probes the plan's pairs: per source pod one fping and one TCP prober for all its targets; failed pairs once more. */
 export async function probePods(plan: PodPlan, onSourceDone?: (done: number, of: number) => void): Promise<Reachability[]> {
+  return probeTwice((only) => probePairs(only ? plan.pairs.filter(([a, b]) => only.has(`${a.name}>${b.name}`)) : plan.pairs, only ? undefined : onSourceDone));
+}
+
+/**
+ * Runs `probe` over every pair, then once more over the pairs that failed (their keys
+ * "from>to"), and merges: a pair answered if either probe got its answer, and one that needed the
+ * second is marked so.
+ */
+export async function probeTwice<C extends { from: string; to: string; icmp: boolean; tcp?: boolean; secondProbe?: boolean }>(probe: (only?: ReadonlySet<string>) => Promise<C[]>): Promise<C[]> {
+  const answered = (c: C): boolean => c.icmp && c.tcp !== false;
+  const first = await probe();
+  const failed = new Set(first.filter((c) => !answered(c)).map(pairKey));
+  if (failed.size === 0) return first;
+  const second = new Map((await probe(failed)).map((c) => [pairKey(c), c]));
+  return first.map((c) => {
+    const again = second.get(pairKey(c));
+    if (!again) return c;
+    const merged: C = { ...c, icmp: c.icmp || again.icmp, ...(c.tcp === undefined ? {} : { tcp: c.tcp || again.tcp === true }) };
+    return answered(merged) ? { ...merged, secondProbe: true } : merged;
+  });
+}
+
+const pairKey = (c: { from: string; to: string }): string => `${c.from}>${c.to}`;
+
+async function probePairs(pairs: PodPlan['pairs'], onSourceDone?: (done: number, of: number) => void): Promise<Reachability[]> {
   const bySource = new Map<LabPod, LabPod[]>();
-  for (const [a, b] of plan.pairs) {
+  for (const [a, b] of pairs) {
     const targets = bySource.get(a);
     if (targets) targets.push(b);
     else bySource.set(a, [b]);
@@ -80,10 +112,15 @@ export interface MeshNode {
   readonly target?: string;
 }
 
-/** Every node pings every other node's cni0 address (one fping per node). */
+/** Every node pings every other node's cni0 address (one fping per node); the silent ones once more. */
 export async function probeNodeMesh(nodes: readonly MeshNode[]): Promise<NodeReachability[]> {
-  const results = await mapLimit(nodes, PARALLEL_SOURCES, async (a) => {
-    const peers = nodes.filter((b) => b !== a);
+  return probeTwice((only) => pingMesh(nodes, (a, b) => !only || only.has(`${a.name}>${b.name}`)));
+}
+
+async function pingMesh(nodes: readonly MeshNode[], include: (a: MeshNode, b: MeshNode) => boolean): Promise<NodeReachability[]> {
+  const sources = nodes.filter((a) => nodes.some((b) => b !== a && include(a, b)));
+  const results = await mapLimit(sources, PARALLEL_SOURCES, async (a) => {
+    const peers = nodes.filter((b) => b !== a && include(a, b));
     const targets = peers.flatMap((b) => (b.target ? [b.target] : []));
     const alive = await pingAll(a.ns, targets);
     return peers.map((b) => ({ from: a.name, to: b.name, icmp: b.target !== undefined && alive.get(b.target) === true }));
@@ -126,9 +163,17 @@ export function renderMatrix(pods: readonly LabPod[], cells: readonly Reachabili
 
 function podLine(r: Pick<ProbeReport, 'mode' | 'total' | 'cells'>): string {
   const ok = r.cells.filter((c) => c.icmp && c.tcp).length;
-  return r.mode === 'all'
-    ? `${ok}/${r.cells.length} pod pairs reachable over ICMP and TCP`
-    : `${ok}/${r.cells.length} pod pairs reachable over ICMP and TCP (sampled: ${r.cells.length} of the ${r.total} pairs, each pod to ${SAMPLE_PER_POD} others and from ${SAMPLE_PER_POD} others, spread over the nodes; probed in parallel)`;
+  const line =
+    r.mode === 'all'
+      ? `${ok}/${r.cells.length} pod pairs reachable over ICMP and TCP`
+      : `${ok}/${r.cells.length} pod pairs reachable over ICMP and TCP (sampled: ${r.cells.length} of the ${r.total} pairs, each pod to ${SAMPLE_PER_POD} others and from ${SAMPLE_PER_POD} others, spread over the nodes; probed in parallel)`;
+  return `${line}${secondProbeNote(r.cells)}`;
+}
+
+/** Says how many pairs answered only the second probe, and why that happens. */
+function secondProbeNote(cells: ReadonlyArray<{ secondProbe?: boolean }>): string {
+  const late = cells.filter((c) => c.secondProbe).length;
+  return late ? `; ${late} of them only on a second probe right after the first (a first handshake can take seconds: WireGuard peers that start at once retry after 5 s)` : '';
 }
 
 /** The matrix (or, for big labs, the failing pairs), the pod summary line and the node mesh line. */
@@ -144,7 +189,7 @@ export function renderProbeReport(pods: readonly LabPod[], r: ProbeReport): stri
   if (r.nodes.length) {
     const ok = r.nodes.filter((c) => c.icmp).length;
     const failed = r.nodes.filter((c) => !c.icmp);
-    lines.push(`${ok}/${r.nodes.length} node pairs reachable: every node pinged every other node's cni0 address over the fabric`);
+    lines.push(`${ok}/${r.nodes.length} node pairs reachable: every node pinged every other node's cni0 address over the fabric${secondProbeNote(r.nodes)}`);
     if (failed.length) lines.push(...failed.slice(0, 20).map((c) => `  ${c.from} -> ${c.to}: no answer`), ...(failed.length > 20 ? [`  ... and ${failed.length - 20} more`] : []));
   }
   return lines.join('\n');

@@ -45,8 +45,8 @@ const ReportSchema = z.object({
   at: z.string(),
   mode: z.enum(['all', 'sampled']).default('all'),
   total: z.number().optional(),
-  cells: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean(), tcp: z.boolean() })),
-  nodes: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean() })).default([]),
+  cells: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean(), tcp: z.boolean(), secondProbe: z.boolean().optional() })),
+  nodes: z.array(z.object({ from: z.string(), to: z.string(), icmp: z.boolean(), secondProbe: z.boolean().optional() })).default([]),
 });
 
 /** The last check's record, or undefined when none was made (or the file is not one). */
