@@ -2,9 +2,10 @@
 // Builds dist/bin/flannel: the CNI plugin (src/cli/flannel-cni.ts) compiled to one executable with
 // `bun build --compile`, so the runtime's per-pod exec does not pay Node's start-up.
 // Bun comes from the `bun` devDependency (scripts/find-bun.mjs).
-// Usage: node scripts/build-cni.mjs [--outfile <path>] [--empty]
+// Usage: node scripts/build-cni.mjs [--outfile <path>] [--empty | --entry <file>]
 //   --empty  an empty program compiled the same way instead: bun's own start-up, the floor
 //            `npm run bench` measures the plugin against (bench/src/cni.ts)
+//   --entry  another program compiled the same way (test/perf/cni-cost.sh: a minimal plugin)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,11 +26,12 @@ const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const args = process.argv.slice(2);
 const outIdx = args.indexOf('--outfile');
 const empty = args.includes('--empty');
+const entryIdx = args.indexOf('--entry');
 const outfile = resolve(outIdx >= 0 && args[outIdx + 1] ? args[outIdx + 1] : join(root, empty ? 'dist/bin/bun-empty' : 'dist/bin/flannel'));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
 mkdirSync(dirname(outfile), { recursive: true });
-let entry = join(root, 'src/cli/flannel-cni.ts');
+let entry = entryIdx >= 0 && args[entryIdx + 1] ? resolve(args[entryIdx + 1]) : join(root, 'src/cli/flannel-cni.ts');
 let scratch;
 if (empty) {
   scratch = mkdtempSync(join(tmpdir(), 'build-cni-empty-'));
