@@ -39,10 +39,25 @@ export function deviceFor(ip: IPAddress, kernel: KernelFacts | undefined): strin
   return kernel.links.find((l) => l.index === route?.linkIndex)?.name;
 }
 
-async function ping(runner: CommandRunner, ip: IPAddress, kernel: KernelFacts | undefined): Promise<ProbeResult> {
+/**
+ * How long a probe waits for its three answers, in seconds. Through the overlay, 7: the first
+ * packets to a WireGuard peer wait for a handshake, and when both ends start one at the same
+ * moment (doctor runs on every node at once, after the sessions expired on an idle cluster) each
+ * drops its own and both retry after 5 s. ping ends as soon as three answers are in, so a healthy
+ * peer is not waited for.
+ */
+export const OVERLAY_DEADLINE_S = 7;
+const UNDERLAY_DEADLINE_S = 3;
+
+/** ping's arguments: three answers at 0.2 s intervals within `deadlineS` (fewer is a failure). */
+export function pingArgs(ip: IPAddress, deadlineS: number): string[] {
+  return ['-n', '-c', '3', '-i', '0.2', '-w', String(deadlineS), ip.toString()];
+}
+
+async function ping(runner: CommandRunner, ip: IPAddress, kernel: KernelFacts | undefined, deadlineS: number): Promise<ProbeResult> {
   const dev = deviceFor(ip, kernel);
   const target = dev ? `${ip} (${dev})` : ip.toString();
-  const r = await runner.run('ping', ['-n', '-c', '3', '-W', '1', ip.toString()], { timeoutMs: 15_000 }).catch(() => undefined);
+  const r = await runner.run('ping', pingArgs(ip, deadlineS), { timeoutMs: 15_000 }).catch(() => undefined);
   if (!r) return { ok: false, target };
   const rtt = parsePingRtt(r.stdout);
   return { ok: r.code === 0, ...(r.code === 0 && rtt !== undefined ? { rttMs: rtt } : {}), target };
@@ -75,8 +90,8 @@ export async function probePeers(input: ProbeInput): Promise<PeerProbe[]> {
     const tunnel = tunnelAddress(lease, input.backendType);
     const underlayIP = lease.attrs.publicIP ?? lease.attrs.publicIPv6;
     const [overlay, underlay] = await Promise.all([
-      tunnel ? ping(input.runner, tunnel, input.kernel) : undefined,
-      underlayIP ? ping(input.runner, underlayIP, input.kernel) : undefined,
+      tunnel ? ping(input.runner, tunnel, input.kernel, OVERLAY_DEADLINE_S) : undefined,
+      underlayIP ? ping(input.runner, underlayIP, input.kernel, UNDERLAY_DEADLINE_S) : undefined,
     ]);
     return { peer: describeLease(lease), ...(overlay ? { overlay } : {}), ...(underlay ? { underlay } : {}) };
   });
