@@ -1,8 +1,8 @@
 /**
  * The compiled plugin (bun, dist/bin/flannel as `npm run build:cni` makes it) against the same
  * plugin run from source under node, on the paths where the compiled one uses bun's own calls:
- * stdin read from start-up on, regular files mapped instead of read, ADD's delegate run without
- * pipes. Both must leave the runtime the same stdout, stderr, exit status and files. Fake
+ * stdin read from start-up on, regular files mapped instead of read, ADD's and DEL's delegate run
+ * without pipes. Both must leave the runtime the same stdout, stderr, exit status and files. Fake
  * delegates (shell scripts) in a temp dir; no root, no namespaces.
  */
 import { describe, it, before, after } from 'node:test';
@@ -224,14 +224,22 @@ describe('compiled plugin (bun) and source (node) answer alike', () => {
     });
   }
 
-  cases("DEL keeps the saved file when the delegate fails, passing on the delegate's error", async () => {
-    const o = await alike({
-      command: 'DEL',
-      stdin: conf,
-      env: () => ({ FAKE_MODE: 'cni-error' }),
-      setup: (d) => (mkdirSync(d.data), writeFileSync(join(d.data, 'ctr1'), '{"type":"bridge"}')),
-    });
+  const savedBridge = (d: Dirs): void => (mkdirSync(d.data), writeFileSync(join(d.data, 'ctr1'), '{"type":"bridge"}'));
+
+  cases("DEL keeps the saved file when the delegate fails; the compiled plugin hands on the delegate's error byte for byte", async () => {
+    const { bun, node } = await both({ command: 'DEL', stdin: conf, env: () => ({ FAKE_MODE: 'cni-error' }), setup: savedBridge });
+    assert.equal(bun.status, 7);
+    assert.equal(bun.stdout, '{\n    "code": 7,\n    "msg": "bad ipam"\n}');
+    assert.equal(node.status, 1);
+    assert.deepEqual(JSON.parse(node.stdout), { cniVersion: '1.0.0', code: 7, msg: 'bad ipam', details: '' });
+    assert.ok(bun.files['/data/ctr1']);
+    assert.deepEqual(bun.files, node.files);
+  });
+
+  cases('DEL: a delegate killed by a signal is code 999 naming it; the saved file stays for the retry', async () => {
+    const o = await alike({ command: 'DEL', stdin: conf, env: () => ({ FAKE_MODE: 'kill' }), setup: savedBridge });
     assert.equal(o.status, 1);
+    assert.match(o.stdout, /"code":999,"msg":"plugin \/\S+\/bin\/bridge \(DEL\) was killed by SIGKILL without a CNI error result"/);
     assert.ok(o.files['/data/ctr1']);
   });
 

@@ -3,12 +3,15 @@
  * DEL: replay the delegate configuration ADD saved, then remove it. No saved file means there is
  * nothing of ours to undo (DEL after DEL, or ADD never got that far): success. So is a path ADD
  * cannot have written (a directory, FIFO, device or oversized file), which DEL does not touch.
+ * In the compiled plugin the delegate reads the saved file itself and answers the runtime on our
+ * stdout (nothing on success, its own CNI error otherwise), as for ADD: no pipe to drain, which
+ * measured ~1 ms per DEL in a minimal bun plugin.
  */
 import { validatePluginType } from '../delegate.ts';
-import { findPlugin, runPlugin } from '../invoke.ts';
+import { findPlugin, runPlugin, runPluginAnswering } from '../invoke.ts';
 import { parseNetConf } from '../net-conf.ts';
-import { loadDelegate, removeDelegate } from '../saved-delegates.ts';
-import type { CommandContext } from './context.ts';
+import { loadDelegate, removeDelegate, savedDelegatePath } from '../saved-delegates.ts';
+import type { CommandContext, CommandResult } from './context.ts';
 
 function savedType(bytes: string): string | undefined {
   try {
@@ -19,7 +22,7 @@ function savedType(bytes: string): string | undefined {
   }
 }
 
-export async function cmdDel(ctx: CommandContext): Promise<string> {
+export async function cmdDel(ctx: CommandContext): Promise<CommandResult> {
   const conf = parseNetConf(ctx.stdin);
   const id = ctx.env.containerId;
   const found = await loadDelegate(conf.dataDir, id);
@@ -38,7 +41,14 @@ export async function cmdDel(ctx: CommandContext): Promise<string> {
     return '';
   }
   validatePluginType('type (saved delegate)', type);
-  runPlugin({ path: findPlugin(type, ctx.env.path), command: 'DEL', stdin: saved, env: ctx.rawEnv });
+  const run = { path: findPlugin(type, ctx.env.path), command: 'DEL', stdin: saved, env: ctx.rawEnv };
+  if (ctx.delegateMayAnswer) {
+    // A failed DEL keeps the file, so that the runtime's retry replays it.
+    const exitCode = runPluginAnswering(run, savedDelegatePath(conf.dataDir, id));
+    if (exitCode === 0) await removeDelegate(conf.dataDir, id);
+    return { delegateAnswered: true, exitCode };
+  }
+  runPlugin(run);
   await removeDelegate(conf.dataDir, id);
   return '';
 }
