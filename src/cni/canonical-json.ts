@@ -29,8 +29,15 @@ function rank(unit: number): number {
   return unit;
 }
 
-/** A UTF-16 unit where UTF-16 order and code point order can differ (surrogates, U+E000-U+FFFF). */
-const UTF16_ORDER_DIFFERS = /[\ud800-\uffff]/;
+/**
+ * Whether `keys` hold a UTF-16 unit where UTF-16 order and code point order can differ
+ * (surrogates, U+E000-U+FFFF). A loop, not a regular expression: the plugin's ADD otherwise
+ * uses none, and the engine costs page faults on first use.
+ */
+function orderMayDiffer(keys: readonly string[]): boolean {
+  for (const k of keys) for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) >= 0xd800) return true;
+  return false;
+}
 
 function encode(v: unknown, out: string[]): void {
   if (Array.isArray(v)) {
@@ -52,7 +59,7 @@ function encode(v: unknown, out: string[]): void {
     // order without a call into compareCodePoints per comparison (those calls made JSC compile
     // it on a JIT thread of its own in every ADD of the compiled plugin: ~0.9 ms where an empty
     // compiled program starts in ~22 ms).
-    keys.sort(UTF16_ORDER_DIFFERS.test(keys.join('')) ? compareCodePoints : undefined);
+    keys.sort(orderMayDiffer(keys) ? compareCodePoints : undefined);
     for (const k of keys) {
       const x = o[k];
       if (x === undefined || typeof x === 'function') continue; // as JSON.stringify
@@ -69,8 +76,18 @@ function encode(v: unknown, out: string[]): void {
 
 const ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
 
+/** Whether `s` holds a character Go escapes (most configurations hold none). */
+function needsEscapes(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 60 || c === 62 || c === 38 || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
+
 export function canonicalJson(v: unknown): string {
   const out: string[] = [];
   encode(v, out);
-  return out.join('').replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c);
+  const json = out.join('');
+  return needsEscapes(json) ? json.replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c) : json;
 }

@@ -3,7 +3,7 @@
  * A CIDR block (network address + prefix length). Always normalised: host bits are zero.
  */
 import { IPParseError } from '../errors/index.ts';
-import { IPAddress, familyBits, type Family } from './address.ts';
+import { IPAddress, familyBits, shortDecimal, type Family } from './address.ts';
 
 export class Cidr {
   readonly ip: IPAddress;
@@ -31,10 +31,11 @@ export class Cidr {
     if (slash < 0) throw new IPParseError('E_CIDR_SYNTAX', `"${text}" is not in CIDR notation (address/prefix-length)`);
     const ip = IPAddress.parse(text.slice(0, slash));
     const prefixText = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) {
+    const prefix = shortDecimal(prefixText);
+    if (prefix === undefined) {
       throw new IPParseError('E_CIDR_SYNTAX', `"${text}" has an invalid prefix length "${prefixText}"`);
     }
-    const cidr = Cidr.of(ip, Number(prefixText));
+    const cidr = Cidr.of(ip, prefix);
     if (options.strict && !cidr.ip.equals(ip)) {
       throw new IPParseError('E_CIDR_HOST_BITS', `"${text}" has host bits set; the network address is ${cidr.toString()}`);
     }

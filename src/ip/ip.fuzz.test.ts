@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { IPParseError } from '../errors/index.ts';
 import { fuzzParams, mutated, onlyFlannelErrors, repeated } from '../../test/harness/fuzz.ts';
 import { Cidr, IPAddress, parseSubnetKey, subnetKey, type Family } from './index.ts';
+import { shortDecimal } from './address.ts';
 
 // ---- arbitraries ----------------------------------------------------------------------------
 
@@ -166,6 +167,18 @@ describe('fuzz: subnet keys', () => {
         const again = parseSubnetKey(subnetKey(p));
         assert.equal(again.v4?.toString(), p.v4?.toString());
         assert.equal(again.v6?.toString(), p.v6?.toString());
+      }),
+      fuzzParams(),
+    );
+  });
+});
+
+describe('fuzz: shortDecimal', () => {
+  it('takes exactly what /^(0|[1-9][0-9]{0,2})$/ took, with its value', () => {
+    const text = fc.oneof(fc.string({ maxLength: 5 }), fc.stringMatching(/^[0-9]{0,4}$/), fc.constantFrom('0', '00', '01', '255', '256', '999', '1000', '٣', '1e2', ' 1', '+1', '-0'));
+    fc.assert(
+      fc.property(text, (t) => {
+        assert.equal(shortDecimal(t), /^(0|[1-9][0-9]{0,2})$/.test(t) ? Number(t) : undefined);
       }),
       fuzzParams(),
     );

@@ -57,4 +57,13 @@ describe('subnet.env', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('takes one pair of double quotes off a value, and only a whole pair, as /^"(.*)"$/ did', () => {
+    const env = (mtu: string): string => `FLANNEL_NETWORK="10.244.0.0/16"\nFLANNEL_SUBNET="10.244.1.1/24"\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ="true"\n`;
+    assert.deepEqual(parseSubnetEnv(env('"1450"'), 'x'), { ...v4, mtu: 1450, ipMasq: true });
+    for (const bad of ['"1450', '1450"', '""1450""', '"14\r50"', '" 1450"', '""', '"']) {
+      assert.throws(() => parseSubnetEnv(env(bad), 'x'), /FLANNEL_MTU=[\s\S]* is not an MTU/, bad);
+    }
+  });
 });
+
