@@ -39,6 +39,32 @@ function orderMayDiffer(keys: readonly string[]): boolean {
   return false;
 }
 
+/** The few keys of a configuration object by insertion; many (hostile input) by the engine's sort. */
+const INSERTION_SORT_MAX = 32;
+
+function sortKeys(keys: string[]): void {
+  if (orderMayDiffer(keys)) {
+    keys.sort(compareCodePoints);
+    return;
+  }
+  if (keys.length > INSERTION_SORT_MAX) {
+    keys.sort();
+    return;
+  }
+  // Below U+D800, UTF-16 order (`<`) is code point order, so no compareCodePoints per comparison
+  // (those calls made JSC compile it on a JIT thread of its own in every ADD: ~0.9 ms). By hand:
+  // the engine's sort is JavaScript it compiles on first use, page faults paid on every ADD.
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 function encode(v: unknown, out: string[]): void {
   if (Array.isArray(v)) {
     out.push('[');
@@ -55,11 +81,7 @@ function encode(v: unknown, out: string[]): void {
     out.push('{');
     let first = true;
     const keys = Object.keys(o);
-    // Below U+D800, UTF-16 order is code point order: the engine's own sort then gives the same
-    // order without a call into compareCodePoints per comparison (those calls made JSC compile
-    // it on a JIT thread of its own in every ADD of the compiled plugin: ~0.9 ms where an empty
-    // compiled program starts in ~22 ms).
-    keys.sort(orderMayDiffer(keys) ? compareCodePoints : undefined);
+    sortKeys(keys);
     for (const k of keys) {
       const x = o[k];
       if (x === undefined || typeof x === 'function') continue; // as JSON.stringify

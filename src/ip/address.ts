@@ -184,7 +184,8 @@ function parseIPv6(text: string): bigint | undefined {
 }
 
 function formatIPv4(v: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+  const n = Number(v);
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
 /** RFC 5952: lower case, longest run (>=2) of zero groups compressed, first on ties. */

@@ -82,7 +82,9 @@ const KNOWN = new Set(['FLANNEL_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_IPV6_NETWOR
  */
 export function parseSubnetEnv(text: string, where: string): SubnetEnv {
   const vars = new Map<string, string>();
-  for (const [i, rawLine] of text.split('\n').entries()) {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const rawLine = lines[i] as string;
     const line = rawLine.trim();
     if (line === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
