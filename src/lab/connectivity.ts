@@ -61,9 +61,12 @@ export function planPodPairs(pods: readonly LabPod[], full = FULL_MATRIX_PODS, p
   return { mode: 'sampled', total, pairs: pods.flatMap((a, i) => ds.map((d) => [a, pods[(i + d) % n] as LabPod] as const)) };
 }
 
+/** The key probeTwice names a pair by. */
+const pairKey = (c: { from: string; to: string }): string => `${c.from}>${c.to}`;
+
 /** Probes the plan's pairs: per source pod one fping and one TCP prober for all its targets; failed pairs once more. */
 export async function probePods(plan: PodPlan, onSourceDone?: (done: number, of: number) => void): Promise<Reachability[]> {
-  return probeTwice((only) => probePairs(only ? plan.pairs.filter(([a, b]) => only.has(`${a.name}>${b.name}`)) : plan.pairs, only ? undefined : onSourceDone));
+  return probeTwice((only) => probePairs(only ? plan.pairs.filter(([a, b]) => only.has(pairKey({ from: a.name, to: b.name }))) : plan.pairs, only ? undefined : onSourceDone));
 }
 
 /**
@@ -84,8 +87,6 @@ export async function probeTwice<C extends { from: string; to: string; icmp: boo
     return answered(merged) ? { ...merged, secondProbe: true } : merged;
   });
 }
-
-const pairKey = (c: { from: string; to: string }): string => `${c.from}>${c.to}`;
 
 async function probePairs(pairs: PodPlan['pairs'], onSourceDone?: (done: number, of: number) => void): Promise<Reachability[]> {
   const bySource = new Map<LabPod, LabPod[]>();
@@ -114,7 +115,7 @@ export interface MeshNode {
 
 /** Every node pings every other node's cni0 address (one fping per node); the silent ones once more. */
 export async function probeNodeMesh(nodes: readonly MeshNode[]): Promise<NodeReachability[]> {
-  return probeTwice((only) => pingMesh(nodes, (a, b) => !only || only.has(`${a.name}>${b.name}`)));
+  return probeTwice((only) => pingMesh(nodes, (a, b) => !only || only.has(pairKey({ from: a.name, to: b.name }))));
 }
 
 async function pingMesh(nodes: readonly MeshNode[], include: (a: MeshNode, b: MeshNode) => boolean): Promise<NodeReachability[]> {

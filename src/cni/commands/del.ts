@@ -4,8 +4,8 @@
  * nothing of ours to undo (DEL after DEL, or ADD never got that far): success. So is a path ADD
  * cannot have written (a directory, FIFO, device or oversized file), which DEL does not touch.
  * In the compiled plugin the delegate reads the saved file itself and answers the runtime on our
- * stdout (nothing on success, its own CNI error otherwise), as for ADD: no pipe to drain, which
- * measured ~1 ms per DEL in a minimal bun plugin.
+ * stdout (nothing on success, its own CNI error otherwise), as for ADD: no pipe to drain (-1.1 ms
+ * per DEL, measured against capturing).
  */
 import { validatePluginType } from '../delegate.ts';
 import { findPlugin, runPlugin, runPluginAnswering } from '../invoke.ts';
